@@ -1,0 +1,113 @@
+/*
+ * config.h: the effective configuration of callsig.
+ *
+ * One property table in config.c drives everything: YAML parsing (libyaml,
+ * nested mappings flattened to dotted keys), CALLSIG_* environment overrides,
+ * validation, --help, the redacted dump and docs/CONFIGURATION.md. Unknown
+ * keys and bad values are errors that name file:line:col.
+ *
+ * cs_config_t is a plain value struct (the one public struct of callsig);
+ * every string in it is owned by it and freed by cs_config_destroy().
+ */
+#ifndef CALLSIG_CONFIG_H
+#define CALLSIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common.h"
+
+typedef enum cs_push_mode_e {
+        CS_PUSH_PER_USER = 0, /* one topic per user, push.topic_template */
+        CS_PUSH_KEYED = 1,    /* every push message on push.topic */
+} cs_push_mode_t;
+
+/* A librdkafka property passed through unchanged (kafka.consumer.* or
+ * kafka.producer.*): name without the prefix, value as text. */
+typedef struct cs_config_prop_s {
+        char *name;
+        char *value;
+} cs_config_prop_t;
+
+typedef struct cs_config_s {
+        char *kafka_brokers;
+        char *kafka_group_id;
+        cs_config_prop_t *consumer_props; /* kafka.consumer.* */
+        size_t consumer_prop_cnt;
+        cs_config_prop_t *producer_props; /* kafka.producer.* */
+        size_t producer_prop_cnt;
+
+        char *topic_commands;
+        char *topic_dlq;
+
+        cs_push_mode_t push_mode;
+        char *push_topic_template; /* contains "{user}" exactly once */
+        char *push_topic;
+
+        char *mongodb_uri;
+        char *mongodb_database;
+
+        char *livekit_url;
+        char *livekit_api_key;
+        char *livekit_api_secret; /* never logged, redacted in dumps */
+        int64_t livekit_token_ttl; /* seconds */
+
+        int64_t signal_default_timeout; /* seconds */
+        int64_t signal_max_timeout;     /* seconds */
+        int64_t signal_max_invitees;
+        int64_t signal_timer_interval_ms; /* how often due ring deadlines are polled */
+        int64_t signal_operation_retention; /* seconds refused operations are remembered */
+
+        int64_t store_retry_max_backoff_ms; /* cap of the retry backoff on store outages */
+
+        char *log_level; /* error | warn | info | debug */
+} cs_config_t;
+
+/** @returns a config holding every default; caller destroys it.
+ *  Never NULL (aborts on out-of-memory). */
+cs_config_t *cs_config_new(void);
+
+/** Frees @p conf and every string in it; NULL is accepted. */
+void cs_config_destroy(cs_config_t *conf);
+
+/**
+ * Reads the YAML file @p path into @p conf (keys it does not mention keep
+ * their current value).
+ *
+ * @returns 0 on success, -1 on failure with "path:line:col: key: problem"
+ *          (or "path: problem" when no position applies) in @p errstr.
+ */
+int cs_config_load_file(cs_config_t *conf, const char *path, char *errstr,
+                        size_t errstr_size) CS_WUR;
+
+/**
+ * Applies CALLSIG_<KEY> environment overrides from @p envp (a NULL-terminated
+ * "NAME=value" array such as environ). Unknown CALLSIG_ variables are errors,
+ * except CALLSIG_CONFIG and the CALLSIG_TEST_ namespace.
+ *
+ * @returns 0 on success, -1 with "env CALLSIG_X: problem" in @p errstr.
+ */
+int cs_config_apply_env(cs_config_t *conf, char *const *envp, char *errstr,
+                        size_t errstr_size) CS_WUR;
+
+/**
+ * Checks relations between keys and required keys (LiveKit key and a secret
+ * of at least 32 bytes, default timeout <= max timeout, template has {user}).
+ *
+ * @returns 0 if valid, -1 with the problem in @p errstr.
+ */
+int cs_config_validate(const cs_config_t *conf, char *errstr,
+                       size_t errstr_size) CS_WUR;
+
+/** Writes the effective configuration as YAML, secrets as "[redacted]". */
+void cs_config_dump(const cs_config_t *conf, FILE *fp);
+
+/** Writes the key reference (one Markdown table: key, type, default,
+ *  environment variable, meaning): the body of docs/CONFIGURATION.md. */
+void cs_config_write_reference(FILE *fp);
+
+/** Writes a short one-line-per-key listing for --help. */
+void cs_config_write_help(FILE *fp);
+
+#endif

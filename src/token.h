@@ -1,0 +1,81 @@
+/*
+ * token.h: LiveKit access tokens (HS256 JWT, contract section 6).
+ *
+ * Claims: iss = API key, sub = userID, nbf = now, exp = now + ttl,
+ * video = {"room", "roomJoin", "canPublish", "canSubscribe",
+ * "canPublishData"} as a JSON object, name = nickname when given,
+ * metadata = a JSON *string* describing the participant when given.
+ *
+ * libjwt 1.10 only checks signatures on decode, so cs_token_verify() checks
+ * alg, exp, nbf and iss itself.
+ *
+ * @locality any thread; no shared state.
+ */
+#ifndef CALLSIG_TOKEN_H
+#define CALLSIG_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+typedef struct cs_token_claims_s {
+        const char *user_id;  /* sub (required) */
+        const char *room_id;  /* video.room (required) */
+        const char *name;     /* name claim, omitted if NULL or "" */
+        const char *metadata; /* metadata claim (any text, emitted as a JSON
+                                 string), omitted if NULL or "" */
+} cs_token_claims_t;
+
+/**
+ * Mints a token for @p claims, valid from @p now_s for @p ttl_s seconds,
+ * signed with @p api_secret (raw bytes of the string).
+ *
+ * @returns the compact JWT, owned by the caller (free with free()), or NULL
+ *          with the reason in @p errstr.
+ */
+char *cs_token_mint(const char *api_key, const char *api_secret,
+                    int64_t ttl_s, int64_t now_s,
+                    const cs_token_claims_t *claims, char *errstr,
+                    size_t errstr_size) CS_WUR;
+
+/** What cs_token_verify() read from a valid token; strings owned by it. */
+typedef struct cs_token_info_s {
+        char *user_id;  /* sub */
+        char *room_id;  /* video.room */
+        char *name;     /* NULL if absent */
+        char *metadata; /* NULL if absent */
+        int64_t nbf;
+        int64_t exp;
+        int room_join;  /* video.roomJoin */
+} cs_token_info_t;
+
+/**
+ * Verifies @p token like a LiveKit server would: signature with
+ * @p api_secret, alg exactly HS256, iss == @p api_key, exp present and
+ * now <= exp + leeway, nbf <= now + leeway.
+ *
+ * @param info  filled on success (may be NULL); release with
+ *              cs_token_info_clear().
+ * @returns 0 if valid, -1 with the reason in @p errstr.
+ */
+int cs_token_verify(const char *api_key, const char *api_secret,
+                    const char *token, int64_t now_s, int64_t leeway_s,
+                    cs_token_info_t *info, char *errstr,
+                    size_t errstr_size) CS_WUR;
+
+/** Frees the strings of @p info and zeroes it. */
+void cs_token_info_clear(cs_token_info_t *info);
+
+/**
+ * Builds the participant metadata text from a serialized-independent view:
+ * a compact JSON object with the non-empty fields given.
+ * @returns a malloc'ed string (caller frees) or NULL if every field is empty.
+ */
+char *cs_token_participant_json(const char *user_id, const char *nickname,
+                                const char *face_url, const char *group_id,
+                                const char *group_name,
+                                const char *group_nickname,
+                                int32_t role_level);
+
+#endif
