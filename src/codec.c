@@ -1,2 +1,509 @@
-/* codec.c: placeholder until the module lands. */
-typedef int cs_codec_placeholder_t;
+/*
+ * codec.c: the protobuf edge of callsig (contract sections 3 and 4).
+ *
+ * Decodes SignalCommands from the command topic and packs the PushMessages
+ * (replies and 1601 notifications) that go to the push topics. protobuf-c
+ * failures are turned into cs_err_t here, so no other module sees a NULL
+ * from protobuf-c.
+ *
+ * Everything this module writes is a pure function of its inputs: protobuf-c
+ * packs fields in field-number order and repeated elements (the options map
+ * entries) in array order, and the message ids are keyed hashes of the
+ * command's operationID, the event type and the recipient. That is what lets
+ * a redelivered command produce byte-identical notifications.
+ */
+#include "codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+/*
+ * Key of clientMsgID / serverMsgID. These ids need to be deterministic and
+ * unique, not secret, so the key is a constant ("callsig-msgid-v1"). Changing
+ * it changes the ids of redelivered commands: never change it in place.
+ */
+static const uint8_t msgid_key[16] = {'c', 'a', 'l', 'l', 's', 'i', 'g', '-',
+                                      'm', 's', 'g', 'i', 'd', '-', 'v', '1'};
+
+/* SignalCommand field numbers checked on the wire (contract section 3). */
+#define CMD_FIELD_OPERATION_ID 1
+#define CMD_FIELD_SEND_ID 2
+
+/*
+ * protobuf-c message structs hold non-const pointers, but packing only reads
+ * them. This drops const for borrowed inputs without -Wcast-qual noise.
+ */
+static void *unconst(const void *p) {
+        return (void *)(uintptr_t)p;
+}
+
+static char *str_or_empty(const char *s) {
+        return unconst(s ? s : "");
+}
+
+static void set_errstr(char *errstr, size_t errstr_size, const char *reason) {
+        if (errstr && errstr_size > 0)
+                snprintf(errstr, errstr_size, "%s", reason);
+}
+
+/*
+ * Strict UTF-8 (what Go's unicode/utf8.Valid accepts): no overlong forms,
+ * no surrogates, nothing above U+10FFFF.
+ */
+static bool utf8_valid(const uint8_t *p, size_t n) {
+        size_t i = 0, k, need;
+        uint32_t cp, min;
+
+        while (i < n) {
+                uint8_t c = p[i];
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        need = 1;
+                        cp = c & 0x1fu;
+                        min = 0x80;
+                } else if ((c & 0xf0) == 0xe0) {
+                        need = 2;
+                        cp = c & 0x0fu;
+                        min = 0x800;
+                } else if ((c & 0xf8) == 0xf0) {
+                        need = 3;
+                        cp = c & 0x07u;
+                        min = 0x10000;
+                } else {
+                        return false;
+                }
+                if (n - i - 1 < need)
+                        return false;
+                for (k = 1; k <= need; k++) {
+                        if ((p[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (uint32_t)(p[i + k] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += need + 1;
+        }
+        return true;
+}
+
+/* One field value of @p f at @p member: strings checked, messages walked. */
+static bool value_strings_valid(const ProtobufCFieldDescriptor *f,
+                                const void *member) {
+        const void *ptr;
+
+        memcpy(&ptr, member, sizeof(ptr));
+        if (!ptr)
+                return true;
+        if (f->type == PROTOBUF_C_TYPE_STRING)
+                return utf8_valid(ptr, strlen(ptr));
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+                return cs_codec_strings_valid(ptr);
+        return true;
+}
+
+/*
+ * Walks the message by its own descriptor (msg->descriptor, so a oneof union
+ * member is never read as the wrong type); of a oneof only the set member is
+ * visited. The callsig schema has no recursive message types, so the depth
+ * is bounded by the schema.
+ */
+bool cs_codec_strings_valid(const ProtobufCMessage *msg) {
+        const ProtobufCMessageDescriptor *desc;
+        const char *base = (const char *)msg;
+        unsigned i;
+
+        if (!msg)
+                return true;
+        desc = msg->descriptor;
+        for (i = 0; i < desc->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &desc->fields[i];
+
+                if (f->type != PROTOBUF_C_TYPE_STRING &&
+                    f->type != PROTOBUF_C_TYPE_MESSAGE)
+                        continue;
+
+                if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+                        uint32_t oneof_case;
+
+                        memcpy(&oneof_case, base + f->quantifier_offset,
+                               sizeof(oneof_case));
+                        if (oneof_case != f->id)
+                                continue;
+                }
+
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        const char *arr;
+                        size_t n, j;
+
+                        memcpy(&n, base + f->quantifier_offset, sizeof(n));
+                        memcpy(&arr, base + f->offset, sizeof(arr));
+                        for (j = 0; j < n; j++) {
+                                if (!value_strings_valid(
+                                        f, arr + j * sizeof(void *)))
+                                        return false;
+                        }
+                } else if (!value_strings_valid(f, base + f->offset)) {
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* Reads a base-128 varint at *pos; false when truncated or over 10 bytes. */
+static bool wire_varint(const uint8_t *buf, size_t len, size_t *pos,
+                        uint64_t *vp) {
+        uint64_t v = 0;
+        unsigned shift;
+
+        for (shift = 0; shift < 70; shift += 7) {
+                uint8_t b;
+
+                if (*pos >= len)
+                        return false;
+                b = buf[(*pos)++];
+                v |= (uint64_t)(b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *vp = v;
+                        return true;
+                }
+        }
+        return false;
+}
+
+/*
+ * Our limits on the two identity fields (a decision of callsig, not of the
+ * contract): at most CS_CODEC_ID_MAX (256) bytes, no NUL or other control
+ * byte (0x00-0x1f, 0x7f), valid UTF-8. They are echoed in every reply, in
+ * Kafka headers and logs, and sendID names a topic; protobuf-c would silently
+ * cut a string at an embedded NUL (so "a\0x" and "a\0y" would share an
+ * idempotency key), and it does not validate UTF-8 at all (see below), while
+ * Go consumers of our PushMessages reject invalid UTF-8.
+ */
+static bool id_bytes_ok(const char *name, const uint8_t *p, size_t n,
+                        char *errstr, size_t errstr_size) {
+        size_t i;
+
+        if (n > CS_CODEC_ID_MAX) {
+                if (errstr && errstr_size > 0)
+                        snprintf(errstr, errstr_size,
+                                 "%s longer than %d bytes", name,
+                                 CS_CODEC_ID_MAX);
+                return false;
+        }
+        for (i = 0; i < n; i++) {
+                if (p[i] < 0x20 || p[i] == 0x7f) {
+                        if (errstr && errstr_size > 0)
+                                snprintf(errstr, errstr_size,
+                                         "%s contains a NUL or control byte",
+                                         name);
+                        return false;
+                }
+        }
+        if (!utf8_valid(p, n)) {
+                if (errstr && errstr_size > 0)
+                        snprintf(errstr, errstr_size, "%s is not valid UTF-8",
+                                 name);
+                return false;
+        }
+        return true;
+}
+
+/*
+ * The unpacked strings have lost their length (protobuf-c NUL-terminates
+ * them), so the identity fields are checked on the wire: every top-level
+ * occurrence of fields 1 and 2 (protobuf-c keeps the last one; we require
+ * all of them to be acceptable). Runs only after protobuf-c accepted the
+ * bytes, so a walk failure cannot normally happen.
+ */
+static bool wire_check_ids(const uint8_t *buf, size_t len, char *errstr,
+                           size_t errstr_size) {
+        size_t pos = 0;
+
+        while (pos < len) {
+                uint64_t tag, n;
+                uint64_t field;
+
+                if (!wire_varint(buf, len, &pos, &tag))
+                        goto bad;
+                field = tag >> 3;
+                switch (tag & 7) {
+                case 0: /* varint */
+                        if (!wire_varint(buf, len, &pos, &n))
+                                goto bad;
+                        break;
+                case 1: /* 64-bit */
+                        if (len - pos < 8)
+                                goto bad;
+                        pos += 8;
+                        break;
+                case 2: /* length-delimited */
+                        if (!wire_varint(buf, len, &pos, &n) || n > len - pos)
+                                goto bad;
+                        if (field == CMD_FIELD_OPERATION_ID &&
+                            !id_bytes_ok("operationID", buf + pos, (size_t)n,
+                                         errstr, errstr_size))
+                                return false;
+                        if (field == CMD_FIELD_SEND_ID &&
+                            !id_bytes_ok("sendID", buf + pos, (size_t)n,
+                                         errstr, errstr_size))
+                                return false;
+                        pos += (size_t)n;
+                        break;
+                case 5: /* 32-bit */
+                        if (len - pos < 4)
+                                goto bad;
+                        pos += 4;
+                        break;
+                default: /* groups: protobuf-c rejects them too */
+                        goto bad;
+                }
+        }
+        return true;
+
+bad:
+        set_errstr(errstr, errstr_size,
+                   "not a SignalCommand (protobuf decode failed)");
+        return false;
+}
+
+/*
+ * protobuf-c 1.4.1 does NOT validate UTF-8 in string fields, proto3 or not
+ * (upstream issue protobuf-c#726): bytes such as f0 80 in a string field
+ * unpack fine and come out as they are. Only operationID and sendID are
+ * checked here (undecodable otherwise); the payload's strings can be checked
+ * with cs_codec_strings_valid(), which the handler answers with 1001.
+ */
+cs_err_t cs_codec_decode_command(const void *buf, size_t len,
+                                 cs_command_t **cmdp, char *errstr,
+                                 size_t errstr_size) {
+        static const uint8_t empty[1] = {0};
+        cs_command_t *cmd = NULL;
+        cs_err_t err = CS_ERR_UNDECODABLE;
+
+        *cmdp = NULL;
+        if (!buf) {
+                if (len > 0) {
+                        set_errstr(errstr, errstr_size,
+                                   "not a SignalCommand (no bytes)");
+                        goto done;
+                }
+                buf = empty;
+        }
+
+        cmd = callsig__v1__signal_command__unpack(NULL, len, buf);
+        if (!cmd) {
+                set_errstr(errstr, errstr_size,
+                           "not a SignalCommand (protobuf decode failed)");
+                goto done;
+        }
+        if (!wire_check_ids(buf, len, errstr, errstr_size))
+                goto done;
+        if (!cmd->operationid || !*cmd->operationid) {
+                set_errstr(errstr, errstr_size, "missing operationID");
+                goto done;
+        }
+        if (!cmd->sendid || !*cmd->sendid) {
+                set_errstr(errstr, errstr_size, "missing sendID");
+                goto done;
+        }
+
+        /* No req, or a req with no payload: CS_OK, answered with 1001. */
+        *cmdp = cmd;
+        cmd = NULL;
+        err = CS_OK;
+
+done:
+        cs_codec_command_free(cmd);
+        return err;
+}
+
+void cs_codec_command_free(cs_command_t *cmd) {
+        if (cmd)
+                callsig__v1__signal_command__free_unpacked(cmd, NULL);
+}
+
+Openim__V2__SignalResp__PayloadCase
+cs_codec_resp_case_for(Openim__V2__SignalReq__PayloadCase req_case) {
+        switch (req_case) {
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_CANCEL;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_HUNG_UP;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID;
+        default: /* 8, 9 (server to client only), none */
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET;
+        }
+}
+
+const char *cs_codec_req_case_name(Openim__V2__SignalReq__PayloadCase req_case) {
+        switch (req_case) {
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET:
+                return "none";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
+                return "invite";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
+                return "inviteInGroup";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
+                return "cancel";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
+                return "accept";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
+                return "hungUp";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
+                return "reject";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID:
+                return "getRoomByGroupID";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ:
+                return "onRoomParticipantConnectedReq";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ:
+                return "onRoomParticipantDisconnectedReq";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
+                return "getTokenByRoomID";
+        default:
+                return "unknown";
+        }
+}
+
+uint8_t *cs_codec_pack_reply(const char *recv_id, const cs_command_t *cmd,
+                             int32_t err_code, const char *err_msg,
+                             const Openim__V2__SignalResp *resp,
+                             size_t *lenp) {
+        Callsig__V1__PushMessage push;
+        Callsig__V1__SignalReply reply;
+
+        /* The generated *__INIT macros cast away const (-Wcast-qual), so
+         * messages are initialised with the generated *__init() functions. */
+        callsig__v1__push_message__init(&push);
+        callsig__v1__signal_reply__init(&reply);
+        reply.operationid = str_or_empty(cmd ? cmd->operationid : NULL);
+        reply.msgincr = str_or_empty(cmd ? cmd->msgincr : NULL);
+        reply.connid = str_or_empty(cmd ? cmd->connid : NULL);
+        reply.platformid = cmd ? cmd->platformid : 0;
+        reply.errcode = err_code;
+        reply.errmsg = str_or_empty(err_msg);
+        reply.resp = unconst(resp);
+
+        push.recvid = str_or_empty(recv_id);
+        push.body_case = CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY;
+        push.reply = &reply;
+
+        return cs_codec_pack(&push.base, lenp);
+}
+
+uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp) {
+        /* The contract fixes these keys and this order, all false. */
+        static const char *const option_keys[] = {
+                "history", "persistent", "unreadCount", "conversationUpdate",
+                "senderSync",
+        };
+        Openim__V2__MsgData__OptionsEntry entries[CS_ARRAY_SIZE(option_keys)];
+        Openim__V2__MsgData__OptionsEntry *entry_ptrs[CS_ARRAY_SIZE(option_keys)];
+        Callsig__V1__PushMessage push;
+        Openim__V2__MsgData msg;
+        Openim__V2__SignalReq *req = NULL; /* decoded content, owned */
+        const char *client_parts[3], *server_parts[4];
+        char client_msg_id[33], server_msg_id[33];
+        uint8_t *out = NULL;
+        size_t i;
+
+        callsig__v1__push_message__init(&push);
+        openim__v2__msg_data__init(&msg);
+
+        client_parts[0] = note->operation_id;
+        client_parts[1] = note->event_type;
+        client_parts[2] = note->recv_id;
+        server_parts[0] = "server";
+        server_parts[1] = note->operation_id;
+        server_parts[2] = note->event_type;
+        server_parts[3] = note->recv_id;
+        cs_hash_hex128(msgid_key, client_parts, CS_ARRAY_SIZE(client_parts),
+                       client_msg_id);
+        cs_hash_hex128(msgid_key, server_parts, CS_ARRAY_SIZE(server_parts),
+                       server_msg_id);
+
+        for (i = 0; i < CS_ARRAY_SIZE(option_keys); i++) {
+                openim__v2__msg_data__options_entry__init(&entries[i]);
+                entries[i].key = unconst(option_keys[i]);
+                entries[i].value = 0;
+                entry_ptrs[i] = &entries[i];
+        }
+
+        msg.sendid = str_or_empty(note->send_id);
+        msg.recvid = str_or_empty(note->recv_id);
+        msg.groupid = str_or_empty(note->group_id);
+        msg.clientmsgid = client_msg_id;
+        msg.servermsgid = server_msg_id;
+        msg.senderplatformid = note->sender_platform;
+        msg.sessiontype = note->session_type;
+        msg.msgfrom = CS_MSG_FROM_SYSTEM;
+        msg.contenttype = CS_CONTENT_TYPE_SIGNALING;
+        msg.content.data = unconst(note->content);
+        msg.content.len = note->content ? note->content_len : 0;
+        msg.seq = 0;
+        msg.sendtime = note->at_ms;
+        msg.createtime = note->at_ms;
+        msg.status = 0; /* unset: clients track their own send status */
+        msg.n_options = CS_ARRAY_SIZE(entry_ptrs);
+        msg.options = entry_ptrs;
+
+        /*
+         * offlinePushInfo rides only on invitations, copied from the invite
+         * request in the content. Content that does not decode carries none
+         * (the notification itself is still produced).
+         */
+        if (msg.content.len > 0)
+                req = openim__v2__signal_req__unpack(NULL, msg.content.len,
+                                                     msg.content.data);
+        if (req && req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE &&
+            req->invite)
+                msg.offlinepushinfo = req->invite->offlinepushinfo;
+        else if (req &&
+                 req->payload_case ==
+                         OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP &&
+                 req->inviteingroup)
+                msg.offlinepushinfo = req->inviteingroup->offlinepushinfo;
+
+        push.recvid = str_or_empty(note->recv_id);
+        push.body_case = CALLSIG__V1__PUSH_MESSAGE__BODY_NOTIFICATION;
+        push.notification = &msg;
+
+        out = cs_codec_pack(&push.base, lenp);
+
+        if (req)
+                openim__v2__signal_req__free_unpacked(req, NULL);
+        return out;
+}
+
+uint8_t *cs_codec_pack(const ProtobufCMessage *msg, size_t *lenp) {
+        size_t size = protobuf_c_message_get_packed_size(msg);
+        size_t packed;
+        uint8_t *buf;
+
+        /* size + 1: an empty message is 0 bytes and malloc(0) may be NULL. */
+        buf = malloc(size + 1);
+        if (!buf)
+                abort();
+        packed = protobuf_c_message_pack(msg, buf);
+        if (packed != size)
+                abort(); /* protobuf-c broke its own size contract */
+        if (lenp)
+                *lenp = packed;
+        return buf;
+}

@@ -39,6 +39,11 @@ cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                                  cs_command_t **cmdp, char *errstr,
                                  size_t errstr_size) CS_WUR;
 
+/* Longest operationID / sendID accepted, in bytes (callsig's own limit; a
+ * longer one makes the command undecodable, as does a NUL or other control
+ * byte or invalid UTF-8 in either). */
+#define CS_CODEC_ID_MAX 256
+
 /** Frees a decoded command; NULL is accepted. */
 void cs_codec_command_free(cs_command_t *cmd);
 
@@ -88,6 +93,15 @@ typedef struct cs_note_s {
  * @returns malloc'ed bytes owned by the caller (never NULL).
  */
 uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp);
+
+/**
+ * @returns true when every string field of @p msg (borrowed), at any depth,
+ *          is valid UTF-8 (no overlongs, surrogates or code points above
+ *          U+10FFFF); NULL is valid. protobuf-c does not check this when
+ *          unpacking, and Go consumers reject such strings, so the handler
+ *          answers a request that fails this with 1001.
+ */
+bool cs_codec_strings_valid(const ProtobufCMessage *msg);
 
 /** Packs any protobuf-c message into malloc'ed bytes (never NULL). */
 uint8_t *cs_codec_pack(const ProtobufCMessage *msg, size_t *lenp);

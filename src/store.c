@@ -1,2 +1,809 @@
-/* store.c: placeholder until the module lands. */
-typedef int cs_store_placeholder_t;
+/*
+ * store.c: call records, line claims and refusals in MongoDB.
+ *
+ * Only single-document operations are used (no transactions): each state
+ * change of a call is one update_one filtered on {_id, rev}; a line claim is
+ * one insert on a unique _id; a takeover of a stale claim is one update_one
+ * filtered on the old holder. That keeps every race decided by MongoDB's
+ * per-document atomicity, which holds on a standalone server, a replica set
+ * and the test server alike. Writes use the client's write concern (the
+ * default of the URI; production URIs should say w=majority).
+ */
+#include "store.h"
+
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define CALLS "calls"
+#define LINES "lines"
+#define OPERATIONS "operations"
+
+/* The most events one call may hold: bounds the document size. */
+#define CS_CALL_MAX_EVENTS 2000
+
+struct cs_store_s {
+        mongoc_client_pool_t *pool;
+        char *database;
+};
+
+/* ---- errors ---- */
+
+static void set_err(char *errstr, size_t errstr_size, const char *what,
+                    const bson_error_t *berr) {
+        snprintf(errstr, errstr_size, "%s: %s (domain %u, code %u)", what,
+                 berr->message, berr->domain, berr->code);
+}
+
+/* Server error codes that repeating the same command cannot fix. */
+static bool is_permanent_code(uint32_t code) {
+        switch (code) {
+        case 2:     /* BadValue */
+        case 9:     /* FailedToParse */
+        case 10334: /* BSONObjectTooLarge */
+        case 17419: /* document too large after update */
+        case 17420:
+        case 14:    /* TypeMismatch */
+                return true;
+        default:
+                return false;
+        }
+}
+
+static cs_err_t classify(const bson_error_t *berr) {
+        if (berr->domain == MONGOC_ERROR_BSON ||
+            ((berr->domain == MONGOC_ERROR_SERVER ||
+              berr->domain == MONGOC_ERROR_COLLECTION ||
+              berr->domain == MONGOC_ERROR_QUERY ||
+              berr->domain == MONGOC_ERROR_COMMAND) &&
+             is_permanent_code(berr->code)))
+                return CS_ERR_UNDECODABLE;
+        return CS_ERR_TRANSIENT;
+}
+
+static bool is_duplicate_key(const bson_error_t *berr) {
+        return berr->code == 11000;
+}
+
+/* ---- lifecycle ---- */
+
+static void mongoc_log_bridge(mongoc_log_level_t level, const char *domain,
+                              const char *message, void *opaque) {
+        (void)opaque;
+        cs_log_level_t ours = CS_LOG_DEBUG;
+        if (level <= MONGOC_LOG_LEVEL_ERROR)
+                ours = CS_LOG_ERR;
+        else if (level == MONGOC_LOG_LEVEL_WARNING)
+                ours = CS_LOG_WARN;
+        else if (level == MONGOC_LOG_LEVEL_MESSAGE)
+                ours = CS_LOG_INFO;
+        cs_log(ours, "MONGOC", "%s: %s", domain, message);
+}
+
+void cs_store_route_logs(void) {
+        mongoc_log_set_handler(mongoc_log_bridge, NULL);
+}
+
+cs_store_t *cs_store_new(const char *uri_str, const char *database,
+                         char *errstr, size_t errstr_size) {
+        bson_error_t berr;
+        mongoc_init();
+        mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &berr);
+        if (!uri) {
+                snprintf(errstr, errstr_size, "mongodb.uri: %s", berr.message);
+                return NULL;
+        }
+        /* Fail fast on an unreachable server so the worker's own retry loop
+         * (with its backoff and stop flag) is in charge, not the driver. */
+        if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+                mongoc_uri_set_option_as_int32(
+                        uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
+        if (!mongoc_uri_has_option(uri, MONGOC_URI_APPNAME))
+                mongoc_uri_set_appname(uri, "callsig");
+        cs_store_t *store = calloc(1, sizeof(*store));
+        if (!store)
+                abort();
+        store->pool = mongoc_client_pool_new(uri);
+        mongoc_uri_destroy(uri);
+        if (!store->pool) {
+                snprintf(errstr, errstr_size, "mongodb.uri: cannot create client pool");
+                free(store);
+                return NULL;
+        }
+        mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
+        store->database = strdup(database);
+        if (!store->database)
+                abort();
+        return store;
+}
+
+void cs_store_destroy(cs_store_t *store) {
+        if (!store)
+                return;
+        mongoc_client_pool_destroy(store->pool);
+        free(store->database);
+        free(store);
+}
+
+/* A client and one collection of it, for the length of one call. */
+typedef struct lease_s {
+        mongoc_client_t *client;
+        mongoc_collection_t *coll;
+} lease_t;
+
+static void lease(cs_store_t *store, const char *coll, lease_t *l) {
+        l->client = mongoc_client_pool_pop(store->pool);
+        l->coll = mongoc_client_get_collection(l->client, store->database, coll);
+}
+
+static void unlease(cs_store_t *store, lease_t *l) {
+        mongoc_collection_destroy(l->coll);
+        mongoc_client_pool_push(store->pool, l->client);
+}
+
+static cs_err_t create_indexes(cs_store_t *store, const char *coll,
+                               const bson_t *indexes, char *errstr,
+                               size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t cmd = BSON_INITIALIZER;
+        cs_err_t err = CS_OK;
+        lease(store, coll, &l);
+        BSON_APPEND_UTF8(&cmd, "createIndexes", coll);
+        BSON_APPEND_ARRAY(&cmd, "indexes", indexes);
+        if (!mongoc_collection_write_command_with_opts(l.coll, &cmd, NULL, NULL,
+                                                       &berr)) {
+                set_err(errstr, errstr_size, "createIndexes", &berr);
+                err = classify(&berr);
+        }
+        bson_destroy(&cmd);
+        unlease(store, &l);
+        return err;
+}
+
+cs_err_t cs_store_init(cs_store_t *store, char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+        lease(store, CALLS, &l);
+        bool ok = mongoc_client_command_simple(l.client, "admin", ping, NULL,
+                                               NULL, &berr);
+        unlease(store, &l);
+        bson_destroy(ping);
+        if (!ok) {
+                set_err(errstr, errstr_size, "ping", &berr);
+                return CS_ERR_TRANSIENT;
+        }
+
+        /* A user's calls newest first; the live call of a group; the ring
+         * timer (participants ringing by deadline). */
+        bson_t *calls = BCON_NEW(
+                "0", "{", "key", "{", "participants.userID", BCON_INT32(1),
+                "createdAt", BCON_INT32(-1), "}", "name", "user_calls", "}",
+                "1", "{", "key", "{", "groupID", BCON_INT32(1), "state",
+                BCON_INT32(1), "}", "name", "group_live", "}",
+                "2", "{", "key", "{", "participants.state", BCON_INT32(1),
+                "participants.ringUntil", BCON_INT32(1), "}", "name",
+                "ring_timer", "}");
+        err = create_indexes(store, CALLS, calls, errstr, errstr_size);
+        bson_destroy(calls);
+        if (err)
+                return err;
+        bson_t *ops = BCON_NEW("0", "{", "key", "{", "expireAt", BCON_INT32(1),
+                               "}", "name", "expire", "expireAfterSeconds",
+                               BCON_INT32(0), "}");
+        err = create_indexes(store, OPERATIONS, ops, errstr, errstr_size);
+        bson_destroy(ops);
+        return err;
+}
+
+/* ---- call <-> BSON ---- */
+
+static void append_strv(bson_t *doc, const char *key, const cs_strv_t *sv) {
+        bson_t arr;
+        char idx[16];
+        const char *k;
+        bson_append_array_begin(doc, key, -1, &arr);
+        for (size_t i = 0; i < sv->cnt; i++) {
+                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+                bson_append_utf8(&arr, k, -1, sv->v[i], -1);
+        }
+        bson_append_array_end(doc, &arr);
+}
+
+static void append_participants(bson_t *doc, const cs_call_t *call) {
+        bson_t arr, p;
+        char idx[16];
+        const char *k;
+        bson_append_array_begin(doc, "participants", -1, &arr);
+        for (size_t i = 0; i < call->part_cnt; i++) {
+                const cs_participant_t *part = &call->parts[i];
+                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+                bson_append_document_begin(&arr, k, -1, &p);
+                BSON_APPEND_UTF8(&p, "userID", part->user_id);
+                BSON_APPEND_UTF8(&p, "role", part->inviter ? "inviter" : "invitee");
+                BSON_APPEND_UTF8(&p, "state", cs_part_state_name(part->state));
+                BSON_APPEND_INT32(&p, "platformID", part->platform_id);
+                BSON_APPEND_DATE_TIME(&p, "updatedAt", part->updated_at);
+                if (part->ring_until)
+                        BSON_APPEND_DATE_TIME(&p, "ringUntil", part->ring_until);
+                if (part->meta)
+                        BSON_APPEND_BINARY(&p, "meta", BSON_SUBTYPE_BINARY,
+                                           part->meta, (uint32_t)part->meta_len);
+                bson_append_document_end(&arr, &p);
+        }
+        bson_append_array_end(doc, &arr);
+}
+
+static void append_event(bson_t *arr, const char *key, const cs_event_t *ev) {
+        bson_t e;
+        bson_append_document_begin(arr, key, -1, &e);
+        BSON_APPEND_UTF8(&e, "type", cs_event_type_name(ev->type));
+        BSON_APPEND_UTF8(&e, "userID", ev->user_id);
+        BSON_APPEND_INT32(&e, "platformID", ev->platform_id);
+        BSON_APPEND_UTF8(&e, "operationID", ev->operation_id);
+        BSON_APPEND_DATE_TIME(&e, "at", ev->at);
+        BSON_APPEND_INT32(&e, "code", ev->code);
+        append_strv(&e, "notify", &ev->notify);
+        if (ev->busy.cnt)
+                append_strv(&e, "busy", &ev->busy);
+        if (ev->content)
+                BSON_APPEND_BINARY(&e, "content", BSON_SUBTYPE_BINARY,
+                                   ev->content, (uint32_t)ev->content_len);
+        bson_append_document_end(arr, &e);
+}
+
+static void append_events(bson_t *doc, const char *key, const cs_call_t *call,
+                          size_t from) {
+        bson_t arr;
+        char idx[16];
+        const char *k;
+        bson_append_array_begin(doc, key, -1, &arr);
+        for (size_t i = from; i < call->event_cnt; i++) {
+                bson_uint32_to_string((uint32_t)(i - from), &k, idx, sizeof(idx));
+                append_event(&arr, k, &call->events[i]);
+        }
+        bson_append_array_end(doc, &arr);
+}
+
+static void append_mutable(bson_t *doc, const cs_call_t *call) {
+        BSON_APPEND_UTF8(doc, "state", cs_call_state_name(call->state));
+        if (call->end_reason == CS_END_NONE)
+                BSON_APPEND_NULL(doc, "endReason");
+        else
+                BSON_APPEND_UTF8(doc, "endReason",
+                                 cs_end_reason_name(call->end_reason));
+        append_participants(doc, call);
+        if (call->accepted_at)
+                BSON_APPEND_DATE_TIME(doc, "acceptedAt", call->accepted_at);
+        if (call->ended_at)
+                BSON_APPEND_DATE_TIME(doc, "endedAt", call->ended_at);
+}
+
+/* Lenient readers: a field of the wrong type reads as empty. */
+static const char *iter_str(const bson_iter_t *it) {
+        return BSON_ITER_HOLDS_UTF8(it) ? bson_iter_utf8(it, NULL) : "";
+}
+
+static int32_t iter_int32(const bson_iter_t *it) {
+        if (BSON_ITER_HOLDS_INT32(it))
+                return bson_iter_int32(it);
+        if (BSON_ITER_HOLDS_INT64(it))
+                return (int32_t)bson_iter_int64(it);
+        return 0;
+}
+
+static int64_t iter_date(const bson_iter_t *it) {
+        return BSON_ITER_HOLDS_DATE_TIME(it) ? bson_iter_date_time(it) : 0;
+}
+
+static void iter_binary(const bson_iter_t *it, uint8_t **bufp, size_t *lenp) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_subtype_t subtype;
+        *bufp = NULL;
+        *lenp = 0;
+        if (!BSON_ITER_HOLDS_BINARY(it))
+                return;
+        bson_iter_binary(it, &subtype, &len, &data);
+        *bufp = malloc(len ? len : 1);
+        if (!*bufp)
+                abort();
+        memcpy(*bufp, data, len);
+        *lenp = len;
+}
+
+static void read_strv(const bson_iter_t *it, cs_strv_t *sv) {
+        bson_iter_t child;
+        if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &child))
+                return;
+        while (bson_iter_next(&child))
+                if (BSON_ITER_HOLDS_UTF8(&child))
+                        cs_strv_add(sv, bson_iter_utf8(&child, NULL));
+}
+
+static void read_participant(cs_call_t *call, const bson_iter_t *it) {
+        bson_iter_t f;
+        const char *user_id = "", *role = "", *state = "";
+        int32_t platform_id = 0;
+        int64_t updated_at = 0, ring_until = 0;
+        uint8_t *meta = NULL;
+        size_t meta_len = 0;
+        if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
+                return;
+        while (bson_iter_next(&f)) {
+                const char *key = bson_iter_key(&f);
+                if (!strcmp(key, "userID"))
+                        user_id = iter_str(&f);
+                else if (!strcmp(key, "role"))
+                        role = iter_str(&f);
+                else if (!strcmp(key, "state"))
+                        state = iter_str(&f);
+                else if (!strcmp(key, "platformID"))
+                        platform_id = iter_int32(&f);
+                else if (!strcmp(key, "updatedAt"))
+                        updated_at = iter_date(&f);
+                else if (!strcmp(key, "ringUntil"))
+                        ring_until = iter_date(&f);
+                else if (!strcmp(key, "meta") && !meta)
+                        iter_binary(&f, &meta, &meta_len);
+        }
+        cs_part_state_t ps = CS_PART_LEFT;
+        (void)cs_part_state_parse(state, &ps);
+        cs_participant_t *part = cs_call_add_participant(
+                call, user_id, !strcmp(role, "inviter"), ps, platform_id,
+                updated_at);
+        part->ring_until = ring_until;
+        part->meta = meta;
+        part->meta_len = meta_len;
+}
+
+static void read_event(cs_call_t *call, const bson_iter_t *it) {
+        bson_iter_t f;
+        if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
+                return;
+        cs_event_t *ev = cs_call_add_event(call, CS_EV_INVITE, "", 0, "", 0);
+        while (bson_iter_next(&f)) {
+                const char *key = bson_iter_key(&f);
+                if (!strcmp(key, "type")) {
+                        (void)cs_event_type_parse(iter_str(&f), &ev->type);
+                } else if (!strcmp(key, "userID")) {
+                        free(ev->user_id);
+                        ev->user_id = strdup(iter_str(&f));
+                } else if (!strcmp(key, "operationID")) {
+                        free(ev->operation_id);
+                        ev->operation_id = strdup(iter_str(&f));
+                } else if (!strcmp(key, "platformID")) {
+                        ev->platform_id = iter_int32(&f);
+                } else if (!strcmp(key, "at")) {
+                        ev->at = iter_date(&f);
+                } else if (!strcmp(key, "code")) {
+                        ev->code = iter_int32(&f);
+                } else if (!strcmp(key, "notify")) {
+                        read_strv(&f, &ev->notify);
+                } else if (!strcmp(key, "busy")) {
+                        read_strv(&f, &ev->busy);
+                } else if (!strcmp(key, "content") && !ev->content) {
+                        iter_binary(&f, &ev->content, &ev->content_len);
+                }
+        }
+        if (!ev->user_id || !ev->operation_id)
+                abort();
+}
+
+/* Builds a call from its document; NULL if the document is not a call. */
+static cs_call_t *call_from_bson(const bson_t *doc) {
+        bson_iter_t it, child;
+        const char *room_id = NULL, *state = NULL;
+        if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+                room_id = bson_iter_utf8(&it, NULL);
+        if (bson_iter_init_find(&it, doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
+                state = bson_iter_utf8(&it, NULL);
+        if (!room_id || !state)
+                return NULL;
+
+        cs_call_t *call = calloc(1, sizeof(*call));
+        if (!call)
+                abort();
+        call->room_id = strdup(room_id);
+        (void)cs_call_state_parse(state, &call->state);
+        bson_iter_init(&it, doc);
+        while (bson_iter_next(&it)) {
+                const char *key = bson_iter_key(&it);
+                if (!strcmp(key, "endReason"))
+                        (void)cs_end_reason_parse(iter_str(&it), &call->end_reason);
+                else if (!strcmp(key, "inviterUserID"))
+                        call->inviter_user_id = strdup(iter_str(&it));
+                else if (!strcmp(key, "groupID"))
+                        call->group_id = strdup(iter_str(&it));
+                else if (!strcmp(key, "mediaType"))
+                        call->media_type = strdup(iter_str(&it));
+                else if (!strcmp(key, "customData"))
+                        call->custom_data = strdup(iter_str(&it));
+                else if (!strcmp(key, "sessionType"))
+                        call->session_type = iter_int32(&it);
+                else if (!strcmp(key, "platformID"))
+                        call->platform_id = iter_int32(&it);
+                else if (!strcmp(key, "timeout"))
+                        call->timeout_s = iter_int32(&it);
+                else if (!strcmp(key, "createdAt"))
+                        call->created_at = iter_date(&it);
+                else if (!strcmp(key, "deadline"))
+                        call->deadline = iter_date(&it);
+                else if (!strcmp(key, "acceptedAt"))
+                        call->accepted_at = iter_date(&it);
+                else if (!strcmp(key, "endedAt"))
+                        call->ended_at = iter_date(&it);
+                else if (!strcmp(key, "rev"))
+                        call->rev = BSON_ITER_HOLDS_INT64(&it)
+                                            ? bson_iter_int64(&it)
+                                            : iter_int32(&it);
+                else if (!strcmp(key, "participants") &&
+                         BSON_ITER_HOLDS_ARRAY(&it) &&
+                         bson_iter_recurse(&it, &child))
+                        while (bson_iter_next(&child))
+                                read_participant(call, &child);
+                else if (!strcmp(key, "events") &&
+                         BSON_ITER_HOLDS_ARRAY(&it) &&
+                         bson_iter_recurse(&it, &child))
+                        while (bson_iter_next(&child))
+                                read_event(call, &child);
+        }
+        /* Fields that may be missing in a hand-edited record. */
+        char **strs[] = {&call->inviter_user_id, &call->group_id,
+                         &call->media_type, &call->custom_data};
+        for (size_t i = 0; i < CS_ARRAY_SIZE(strs); i++)
+                if (!*strs[i] && !(*strs[i] = strdup("")))
+                        abort();
+        call->stored_event_cnt = call->event_cnt;
+        return call;
+}
+
+static bson_t *call_to_bson(const cs_call_t *call) {
+        bson_t *doc = bson_new();
+        BSON_APPEND_UTF8(doc, "_id", call->room_id);
+        append_mutable(doc, call);
+        BSON_APPEND_UTF8(doc, "inviterUserID", call->inviter_user_id);
+        BSON_APPEND_UTF8(doc, "groupID", call->group_id);
+        BSON_APPEND_UTF8(doc, "mediaType", call->media_type);
+        BSON_APPEND_UTF8(doc, "customData", call->custom_data);
+        BSON_APPEND_INT32(doc, "sessionType", call->session_type);
+        BSON_APPEND_INT32(doc, "platformID", call->platform_id);
+        BSON_APPEND_INT32(doc, "timeout", call->timeout_s);
+        BSON_APPEND_DATE_TIME(doc, "createdAt", call->created_at);
+        BSON_APPEND_DATE_TIME(doc, "deadline", call->deadline);
+        append_events(doc, "events", call, 0);
+        BSON_APPEND_INT64(doc, "rev", 1);
+        return doc;
+}
+
+/* ---- calls ---- */
+
+static cs_err_t find_one_call(cs_store_t *store, const bson_t *filter,
+                              cs_call_t **callp, char *errstr,
+                              size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        const bson_t *doc;
+        cs_err_t err = CS_OK;
+        *callp = NULL;
+        bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+        lease(store, CALLS, &l);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, filter,
+                                                                opts, NULL);
+        if (mongoc_cursor_next(cur, &doc)) {
+                *callp = call_from_bson(doc);
+                if (!*callp) {
+                        snprintf(errstr, errstr_size,
+                                 "calls: record without _id or state");
+                        err = CS_ERR_UNDECODABLE;
+                }
+        }
+        if (mongoc_cursor_error(cur, &berr)) {
+                set_err(errstr, errstr_size, "find call", &berr);
+                err = classify(&berr);
+                cs_call_destroy(*callp);
+                *callp = NULL;
+        }
+        mongoc_cursor_destroy(cur);
+        unlease(store, &l);
+        bson_destroy(opts);
+        return err;
+}
+
+cs_err_t cs_store_load_call(cs_store_t *store, const char *room_id,
+                            cs_call_t **callp, char *errstr,
+                            size_t errstr_size) {
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(room_id));
+        cs_err_t err = find_one_call(store, filter, callp, errstr, errstr_size);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_load_group_call(cs_store_t *store, const char *group_id,
+                                  cs_call_t **callp, char *errstr,
+                                  size_t errstr_size) {
+        bson_t *filter = BCON_NEW("groupID", BCON_UTF8(group_id), "state",
+                                  "{", "$in", "[", BCON_UTF8("ringing"),
+                                  BCON_UTF8("active"), "]", "}");
+        cs_err_t err = find_one_call(store, filter, callp, errstr, errstr_size);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
+                              char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *doc = call_to_bson(call);
+        lease(store, CALLS, &l);
+        if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr)) {
+                set_err(errstr, errstr_size, "insert call", &berr);
+                err = is_duplicate_key(&berr) ? CS_ERR_RACE : classify(&berr);
+        } else {
+                call->rev = 1;
+                call->stored_event_cnt = call->event_cnt;
+        }
+        unlease(store, &l);
+        bson_destroy(doc);
+        return err;
+}
+
+cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
+                              char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t reply;
+        bson_iter_t it;
+        cs_err_t err = CS_OK;
+        if (call->event_cnt > CS_CALL_MAX_EVENTS) {
+                snprintf(errstr, errstr_size, "call %s has too many events",
+                         call->room_id);
+                return CS_ERR_INVALID;
+        }
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(call->room_id), "rev",
+                                  BCON_INT64(call->rev));
+        bson_t update = BSON_INITIALIZER, set, push, inc;
+        bson_append_document_begin(&update, "$set", -1, &set);
+        append_mutable(&set, call);
+        bson_append_document_end(&update, &set);
+        if (call->event_cnt > call->stored_event_cnt) {
+                bson_t each;
+                bson_append_document_begin(&update, "$push", -1, &push);
+                bson_append_document_begin(&push, "events", -1, &each);
+                append_events(&each, "$each", call, call->stored_event_cnt);
+                bson_append_document_end(&push, &each);
+                bson_append_document_end(&update, &push);
+        }
+        bson_append_document_begin(&update, "$inc", -1, &inc);
+        BSON_APPEND_INT64(&inc, "rev", 1);
+        bson_append_document_end(&update, &inc);
+
+        lease(store, CALLS, &l);
+        if (!mongoc_collection_update_one(l.coll, filter, &update, NULL, &reply,
+                                          &berr)) {
+                set_err(errstr, errstr_size, "update call", &berr);
+                err = classify(&berr);
+        } else if (bson_iter_init_find(&it, &reply, "matchedCount") &&
+                   bson_iter_as_int64(&it) == 1) {
+                call->rev++;
+                call->stored_event_cnt = call->event_cnt;
+        } else {
+                snprintf(errstr, errstr_size, "call %s changed meanwhile",
+                         call->room_id);
+                err = CS_ERR_RACE;
+        }
+        bson_destroy(&reply);
+        unlease(store, &l);
+        bson_destroy(&update);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_find_due(cs_store_t *store, int64_t now, size_t limit,
+                           cs_strv_t *room_ids, char *errstr,
+                           size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        const bson_t *doc;
+        bson_iter_t it;
+        cs_err_t err = CS_OK;
+        bson_t *filter = BCON_NEW(
+                "participants", "{", "$elemMatch", "{", "state",
+                BCON_UTF8("ringing"), "ringUntil", "{", "$lte",
+                BCON_DATE_TIME(now), "}", "}", "}", "state", "{", "$in", "[",
+                BCON_UTF8("ringing"), BCON_UTF8("active"), "]", "}");
+        bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)limit),
+                                "projection", "{", "_id", BCON_INT32(1), "}");
+        lease(store, CALLS, &l);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, filter,
+                                                                opts, NULL);
+        while (mongoc_cursor_next(cur, &doc))
+                if (bson_iter_init_find(&it, doc, "_id") &&
+                    BSON_ITER_HOLDS_UTF8(&it))
+                        cs_strv_add(room_ids, bson_iter_utf8(&it, NULL));
+        if (mongoc_cursor_error(cur, &berr)) {
+                set_err(errstr, errstr_size, "find due calls", &berr);
+                err = classify(&berr);
+        }
+        mongoc_cursor_destroy(cur);
+        unlease(store, &l);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        return err;
+}
+
+/* ---- lines ---- */
+
+cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
+                             const char *room_id, int64_t now,
+                             char **holderp, int64_t *sincep, char *errstr,
+                             size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        *holderp = NULL;
+        *sincep = 0;
+        bson_t *doc = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
+                               BCON_UTF8(room_id), "at", BCON_DATE_TIME(now));
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id));
+        lease(store, LINES, &l);
+        /* Insert, or read who holds it; if the holder let go in between,
+         * try again (bounded: a line flapping that fast is a bug). */
+        for (int attempt = 0; attempt < 5; attempt++) {
+                if (mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr))
+                        goto done;
+                if (!is_duplicate_key(&berr)) {
+                        set_err(errstr, errstr_size, "claim line", &berr);
+                        err = classify(&berr);
+                        goto done;
+                }
+                const bson_t *found;
+                bson_iter_t it;
+                mongoc_cursor_t *cur = mongoc_collection_find_with_opts(
+                        l.coll, filter, NULL, NULL);
+                bool have = mongoc_cursor_next(cur, &found);
+                if (have) {
+                        const char *holder = "";
+                        if (bson_iter_init_find(&it, found, "roomID"))
+                                holder = iter_str(&it);
+                        if (bson_iter_init_find(&it, found, "at"))
+                                *sincep = iter_date(&it);
+                        if (strcmp(holder, room_id) != 0 &&
+                            !(*holderp = strdup(holder)))
+                                abort();
+                }
+                bool cursor_failed = mongoc_cursor_error(cur, &berr);
+                mongoc_cursor_destroy(cur);
+                if (cursor_failed) {
+                        set_err(errstr, errstr_size, "read line", &berr);
+                        err = classify(&berr);
+                        goto done;
+                }
+                if (have)
+                        goto done;
+        }
+        snprintf(errstr, errstr_size, "line %s keeps changing hands", line_id);
+        err = CS_ERR_TRANSIENT;
+done:
+        unlease(store, &l);
+        bson_destroy(filter);
+        bson_destroy(doc);
+        return err;
+}
+
+cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
+                                const char *old_room_id, const char *room_id,
+                                int64_t now, bool *tookp, char *errstr,
+                                size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t reply;
+        bson_iter_t it;
+        cs_err_t err = CS_OK;
+        *tookp = false;
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
+                                  BCON_UTF8(old_room_id));
+        bson_t *update = BCON_NEW("$set", "{", "roomID", BCON_UTF8(room_id),
+                                  "at", BCON_DATE_TIME(now), "}");
+        lease(store, LINES, &l);
+        if (!mongoc_collection_update_one(l.coll, filter, update, NULL, &reply,
+                                          &berr)) {
+                set_err(errstr, errstr_size, "take over line", &berr);
+                err = classify(&berr);
+        } else {
+                *tookp = bson_iter_init_find(&it, &reply, "modifiedCount") &&
+                         bson_iter_as_int64(&it) == 1;
+        }
+        bson_destroy(&reply);
+        unlease(store, &l);
+        bson_destroy(update);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_release_line(cs_store_t *store, const char *line_id,
+                               const char *room_id, char *errstr,
+                               size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
+                                  BCON_UTF8(room_id));
+        lease(store, LINES, &l);
+        if (!mongoc_collection_delete_one(l.coll, filter, NULL, NULL, &berr)) {
+                set_err(errstr, errstr_size, "release line", &berr);
+                err = classify(&berr);
+        }
+        unlease(store, &l);
+        bson_destroy(filter);
+        return err;
+}
+
+/* ---- refusals ---- */
+
+cs_err_t cs_store_get_refusal(cs_store_t *store, const char *operation_id,
+                              bool *foundp, int32_t *codep, char **msgp,
+                              char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        const bson_t *doc;
+        bson_iter_t it;
+        cs_err_t err = CS_OK;
+        *foundp = false;
+        *codep = 0;
+        *msgp = NULL;
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(operation_id));
+        lease(store, OPERATIONS, &l);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, filter,
+                                                                NULL, NULL);
+        if (mongoc_cursor_next(cur, &doc)) {
+                *foundp = true;
+                if (bson_iter_init_find(&it, doc, "errCode"))
+                        *codep = iter_int32(&it);
+                if (bson_iter_init_find(&it, doc, "errMsg") &&
+                    !(*msgp = strdup(iter_str(&it))))
+                        abort();
+        }
+        if (mongoc_cursor_error(cur, &berr)) {
+                set_err(errstr, errstr_size, "find refusal", &berr);
+                err = classify(&berr);
+                *foundp = false;
+                free(*msgp);
+                *msgp = NULL;
+        }
+        mongoc_cursor_destroy(cur);
+        unlease(store, &l);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_put_refusal(cs_store_t *store, const char *operation_id,
+                              const char *send_id, const char *request,
+                              int32_t code, const char *msg, int64_t now,
+                              int64_t retention_s, char *errstr,
+                              size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *doc = BCON_NEW("_id", BCON_UTF8(operation_id), "sendID",
+                               BCON_UTF8(send_id), "request", BCON_UTF8(request),
+                               "errCode", BCON_INT32(code), "errMsg",
+                               BCON_UTF8(msg), "at", BCON_DATE_TIME(now),
+                               "expireAt",
+                               BCON_DATE_TIME(now + retention_s * 1000));
+        lease(store, OPERATIONS, &l);
+        if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr) &&
+            !is_duplicate_key(&berr)) {
+                set_err(errstr, errstr_size, "record refusal", &berr);
+                err = classify(&berr);
+        }
+        unlease(store, &l);
+        bson_destroy(doc);
+        return err;
+}

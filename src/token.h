@@ -19,6 +19,14 @@
 
 #include "common.h"
 
+/* Input limits. Identity and room name follow LiveKit's default server
+ * limits; the metadata cap keeps libjwt 1.10's stack buffers (alloca of
+ * about twice the payload) small. Longer inputs are refused. */
+#define CS_TOKEN_ID_MAX 256         /* user_id, room_id, api_key (bytes) */
+#define CS_TOKEN_NAME_MAX 256       /* name (bytes) */
+#define CS_TOKEN_METADATA_MAX 8192  /* metadata (bytes, before escaping) */
+#define CS_TOKEN_MAX (128 * 1024)   /* longest token cs_token_verify takes */
+
 typedef struct cs_token_claims_s {
         const char *user_id;  /* sub (required) */
         const char *room_id;  /* video.room (required) */
@@ -29,7 +37,8 @@ typedef struct cs_token_claims_s {
 
 /**
  * Mints a token for @p claims, valid from @p now_s for @p ttl_s seconds,
- * signed with @p api_secret (raw bytes of the string).
+ * signed with @p api_secret (raw bytes of the string). Strings must be
+ * valid UTF-8 and within the CS_TOKEN_*_MAX limits; @p ttl_s > 0.
  *
  * @returns the compact JWT, owned by the caller (free with free()), or NULL
  *          with the reason in @p errstr.
@@ -42,10 +51,10 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
 /** What cs_token_verify() read from a valid token; strings owned by it. */
 typedef struct cs_token_info_s {
         char *user_id;  /* sub */
-        char *room_id;  /* video.room */
+        char *room_id;  /* video.room, "" if absent */
         char *name;     /* NULL if absent */
         char *metadata; /* NULL if absent */
-        int64_t nbf;
+        int64_t nbf;    /* 0 if absent */
         int64_t exp;
         int room_join;  /* video.roomJoin */
 } cs_token_info_t;
@@ -55,7 +64,13 @@ typedef struct cs_token_info_s {
  * @p api_secret, alg exactly HS256, iss == @p api_key, exp present and
  * now <= exp + leeway, nbf <= now + leeway.
  *
- * @param info  filled on success (may be NULL); release with
+ * A claim of the wrong JSON type (exp or nbf not an integer, name not a
+ * string, video not an object ...) fails the token, as on the server.
+ * Whether video.roomJoin is set is reported in @p info, not checked.
+ *
+ * @param leeway_s  seconds of clock skew allowed (>= 0; LiveKit servers
+ *                  use 60, the Node SDK 10).
+ * @param info  filled on success only (may be NULL); release with
  *              cs_token_info_clear().
  * @returns 0 if valid, -1 with the reason in @p errstr.
  */
@@ -70,7 +85,11 @@ void cs_token_info_clear(cs_token_info_t *info);
 /**
  * Builds the participant metadata text from a serialized-independent view:
  * a compact JSON object with the non-empty fields given.
- * @returns a malloc'ed string (caller frees) or NULL if every field is empty.
+ * Empty strings, NULL and role_level 0 are left out; key order is fixed
+ * (userID, nickname, faceURL, groupID, groupName, groupNickname,
+ * roleLevel). Invalid UTF-8 is replaced with U+FFFD.
+ * @returns a malloc'ed string (caller frees) or NULL if every field is empty
+ *          (or on out of memory).
  */
 char *cs_token_participant_json(const char *user_id, const char *nickname,
                                 const char *face_url, const char *group_id,

@@ -1,0 +1,95 @@
+/*
+ * handler.h: what one command (or one timer tick) does.
+ *
+ * The handler validates a decoded SignalCommand, decides against the call
+ * record in the store (call.c), writes the change with one conditional
+ * update, and fills an outbox with the messages to produce: exactly one
+ * reply to the sender's push topic and the 1601 notifications of the event.
+ * It produces nothing itself; the worker produces the outbox and commits the
+ * command only when every message in it was acknowledged.
+ *
+ * Redelivery: a command whose operationID is already in the call's events
+ * (or in the refusals) changes nothing and fills the outbox again from what
+ * was stored: notifications byte-identical, the reply with the same code and
+ * fields (a token in it freshly minted).
+ *
+ * @locality the worker thread; a handler is not shared between threads.
+ */
+#ifndef CALLSIG_HANDLER_H
+#define CALLSIG_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "common.h"
+#include "config.h"
+#include "err.h"
+#include "store.h"
+
+typedef enum cs_out_kind_e {
+        CS_OUT_REPLY = 0,
+        CS_OUT_NOTIFICATION,
+        CS_OUT_DEAD_LETTER,
+} cs_out_kind_t;
+
+/* One message to produce. Every pointer is owned by the outbox. */
+typedef struct cs_out_msg_s {
+        cs_out_kind_t kind;
+        char *topic;
+        char *key;
+        size_t key_len;
+        uint8_t *value;
+        size_t len;
+        char *operation_id;  /* header operation-id; NULL = absent */
+        char *error;         /* dead letters: header error */
+        char *source_topic;  /* dead letters: source-topic */
+        int32_t source_partition;
+        int64_t source_offset;
+} cs_out_msg_t;
+
+typedef struct cs_outbox_s {
+        cs_out_msg_t *msgs;
+        size_t cnt;
+} cs_outbox_t;
+
+/** Appends a message; takes ownership of @p value, copies the strings. */
+cs_out_msg_t *cs_outbox_add(cs_outbox_t *out, cs_out_kind_t kind,
+                            const char *topic, const char *key,
+                            uint8_t *value, size_t len,
+                            const char *operation_id);
+
+/** Frees every message and empties @p out. */
+void cs_outbox_clear(cs_outbox_t *out);
+
+typedef struct cs_handler_s cs_handler_t;
+
+/** @returns a handler using @p conf and @p store (both borrowed, must
+ *  outlive it). */
+cs_handler_t *cs_handler_new(const cs_config_t *conf, cs_store_t *store);
+void cs_handler_destroy(cs_handler_t *h);
+
+/**
+ * Handles one decoded command at @p now (unix ms). @p cmd is borrowed; its
+ * request is patched while notification content is packed and restored
+ * before this returns.
+ * @returns CS_OK with the reply and notifications in @p out;
+ *          CS_ERR_TRANSIENT: nothing to produce, try the command again later;
+ *          CS_ERR_UNDECODABLE: the command cannot be answered (reason in
+ *          @p errstr): dead-letter it.
+ */
+cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd,
+                            int64_t now, cs_outbox_t *out, char *errstr,
+                            size_t errstr_size) CS_WUR;
+
+/**
+ * Fires ring timeouts due at @p now: each due call is claimed with one
+ * conditional update, so exactly one worker fires each deadline.
+ * @returns CS_OK, or CS_ERR_TRANSIENT after a store failure. Either way
+ *          @p out holds the notifications of every call already fired: they
+ *          are owed and must be produced.
+ */
+cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now, cs_outbox_t *out,
+                          char *errstr, size_t errstr_size) CS_WUR;
+
+#endif

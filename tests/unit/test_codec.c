@@ -1,0 +1,1161 @@
+/*
+ * test_codec.c: the protobuf edge (contract sections 3 and 4).
+ *
+ * Decoding: valid commands, every undecodable reason, protobuf-c's (lack of)
+ * UTF-8 validation, and random or truncated bytes that must never crash.
+ * Packing: reply and notification round trips with every field checked,
+ * byte-identical output, message ids. Hand-written wire bytes (a tiny
+ * writer below that knows nothing of protobuf-c) pin the field numbers to
+ * the contract tables in both directions.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "common.h"
+#include "test.h"
+
+TEST_MAIN_DEFS
+
+/* protobuf-c structs take char *; test literals are const. */
+#define S(lit) ((char *)(uintptr_t)(lit))
+
+static const char *const option_keys[] = {
+        "history", "persistent", "unreadCount", "conversationUpdate",
+        "senderSync",
+};
+
+/* ---- a minimal protobuf wire writer, independent of protobuf-c ---- */
+
+typedef struct wbuf_s {
+        uint8_t b[4096];
+        size_t len;
+} wbuf_t;
+
+static void w_byte(wbuf_t *w, uint8_t v) {
+        TEST_ASSERT(w->len < sizeof(w->b), "wbuf overflow");
+        w->b[w->len++] = v;
+}
+
+static void w_varint(wbuf_t *w, uint64_t v) {
+        while (v >= 0x80) {
+                w_byte(w, (uint8_t)(v | 0x80));
+                v >>= 7;
+        }
+        w_byte(w, (uint8_t)v);
+}
+
+static void w_bytes(wbuf_t *w, unsigned field, const void *p, size_t n) {
+        w_varint(w, (uint64_t)field << 3 | 2);
+        w_varint(w, n);
+        TEST_ASSERT(w->len + n <= sizeof(w->b), "wbuf overflow");
+        memcpy(w->b + w->len, p, n);
+        w->len += n;
+}
+
+static void w_str(wbuf_t *w, unsigned field, const char *s) {
+        w_bytes(w, field, s, strlen(s));
+}
+
+static void w_int(wbuf_t *w, unsigned field, uint64_t v) {
+        w_varint(w, (uint64_t)field << 3 | 0);
+        w_varint(w, v);
+}
+
+static void w_msg(wbuf_t *w, unsigned field, const wbuf_t *sub) {
+        w_bytes(w, field, sub->b, sub->len);
+}
+
+/* ---- building test inputs with protobuf-c ---- */
+
+/* Storage for one invite command; pointers point into it. */
+typedef struct invite_fixture_s {
+        Callsig__V1__SignalCommand cmd;
+        Openim__V2__SignalReq req;
+        Openim__V2__SignalInviteReq invite;
+        Openim__V2__InvitationInfo inv;
+        Openim__V2__OfflinePushInfo push_info;
+        char *invitees[2];
+} invite_fixture_t;
+
+static void invite_fixture_init(invite_fixture_t *f) {
+        callsig__v1__signal_command__init(&f->cmd);
+        openim__v2__signal_req__init(&f->req);
+        openim__v2__signal_invite_req__init(&f->invite);
+        openim__v2__invitation_info__init(&f->inv);
+        openim__v2__offline_push_info__init(&f->push_info);
+
+        f->invitees[0] = S("bob");
+        f->invitees[1] = S("carol");
+        f->inv.inviteruserid = S("alice");
+        f->inv.n_inviteeuseridlist = 2;
+        f->inv.inviteeuseridlist = f->invitees;
+        f->inv.groupid = S("g1");
+        f->inv.roomid = S("room-1");
+        f->inv.timeout = 30;
+        f->inv.mediatype = S("video");
+        f->inv.platformid = 5;
+        f->inv.sessiontype = 2;
+        f->inv.initiatetime = 1700000000;
+
+        f->push_info.title = S("Incoming call");
+        f->push_info.desc = S("alice calls");
+        f->push_info.ex = S("{\"k\":1}");
+        f->push_info.iospushsound = S("ring.caf");
+        f->push_info.iosbadgecount = 1;
+
+        f->invite.opuserid = S("alice");
+        f->invite.invitation = &f->inv;
+        f->invite.offlinepushinfo = &f->push_info;
+
+        f->req.payload_case = OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE;
+        f->req.invite = &f->invite;
+
+        f->cmd.operationid = S("op-1");
+        f->cmd.sendid = S("alice");
+        f->cmd.platformid = 5;
+        f->cmd.connid = S("conn-7");
+        f->cmd.msgincr = S("incr-9");
+        f->cmd.req = &f->req;
+        f->cmd.sentat = 1700000000123;
+}
+
+static uint8_t *pack_cmd(const Callsig__V1__SignalCommand *cmd, size_t *lenp) {
+        return cs_codec_pack(&cmd->base, lenp);
+}
+
+/* Decodes and expects UNDECODABLE with exactly @p reason. */
+static void expect_undecodable(const void *buf, size_t len,
+                               const char *reason) {
+        cs_command_t *cmd = (cs_command_t *)0x1;
+        char errstr[256] = "";
+
+        TEST_INTEQ(cs_codec_decode_command(buf, len, &cmd, errstr,
+                                           sizeof(errstr)),
+                   CS_ERR_UNDECODABLE);
+        TEST_ASSERT(cmd == NULL, "no command on failure");
+        TEST_STREQ(errstr, reason);
+}
+
+static void expect_ok(const void *buf, size_t len) {
+        cs_command_t *cmd = NULL;
+        char errstr[256] = "";
+        cs_err_t err =
+                cs_codec_decode_command(buf, len, &cmd, errstr, sizeof(errstr));
+
+        TEST_ASSERT(err == CS_OK, "expected CS_OK, got %d (%s)", err, errstr);
+        TEST_ASSERT(cmd != NULL, "command");
+        cs_codec_command_free(cmd);
+}
+
+/* ---- decoding ---- */
+
+static void test_decode_valid(void) {
+        invite_fixture_t f;
+        cs_command_t *cmd = NULL;
+        Openim__V2__InvitationInfo *inv;
+        char errstr[128] = "";
+        uint8_t *buf;
+        size_t len;
+
+        invite_fixture_init(&f);
+        buf = pack_cmd(&f.cmd, &len);
+        TEST_INTEQ(cs_codec_decode_command(buf, len, &cmd, errstr,
+                                           sizeof(errstr)),
+                   CS_OK);
+        TEST_STREQ(errstr, ""); /* untouched on success */
+        TEST_STREQ(cmd->operationid, "op-1");
+        TEST_STREQ(cmd->sendid, "alice");
+        TEST_INTEQ(cmd->platformid, 5);
+        TEST_STREQ(cmd->connid, "conn-7");
+        TEST_STREQ(cmd->msgincr, "incr-9");
+        TEST_INTEQ(cmd->sentat, 1700000000123);
+        TEST_ASSERT(cmd->req != NULL, "req");
+        TEST_INTEQ(cmd->req->payload_case,
+                   OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE);
+        TEST_STREQ(cmd->req->invite->opuserid, "alice");
+        inv = cmd->req->invite->invitation;
+        TEST_STREQ(inv->inviteruserid, "alice");
+        TEST_INTEQ(inv->n_inviteeuseridlist, 2);
+        TEST_STREQ(inv->inviteeuseridlist[0], "bob");
+        TEST_STREQ(inv->inviteeuseridlist[1], "carol");
+        TEST_STREQ(inv->groupid, "g1");
+        TEST_STREQ(inv->roomid, "room-1");
+        TEST_INTEQ(inv->timeout, 30);
+        TEST_STREQ(inv->mediatype, "video");
+        TEST_INTEQ(inv->sessiontype, 2);
+        TEST_INTEQ(inv->initiatetime, 1700000000);
+        TEST_STREQ(cmd->req->invite->offlinepushinfo->title, "Incoming call");
+        TEST_ASSERT(cs_codec_strings_valid(&cmd->base), "valid UTF-8");
+        cs_codec_command_free(cmd);
+        cs_codec_command_free(NULL);
+        free(buf);
+}
+
+static void test_decode_no_payload(void) {
+        invite_fixture_t f;
+        Openim__V2__SignalReq empty_req;
+        cs_command_t *cmd = NULL;
+        char errstr[128];
+        uint8_t *buf;
+        size_t len;
+
+        /* req absent */
+        invite_fixture_init(&f);
+        f.cmd.req = NULL;
+        buf = pack_cmd(&f.cmd, &len);
+        TEST_INTEQ(cs_codec_decode_command(buf, len, &cmd, errstr,
+                                           sizeof(errstr)),
+                   CS_OK);
+        TEST_ASSERT(cmd->req == NULL, "req absent");
+        cs_codec_command_free(cmd);
+        free(buf);
+
+        /* req present, payload not set */
+        openim__v2__signal_req__init(&empty_req);
+        f.cmd.req = &empty_req;
+        buf = pack_cmd(&f.cmd, &len);
+        TEST_INTEQ(cs_codec_decode_command(buf, len, &cmd, errstr,
+                                           sizeof(errstr)),
+                   CS_OK);
+        TEST_ASSERT(cmd->req != NULL, "req present");
+        TEST_INTEQ(cmd->req->payload_case,
+                   OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET);
+        cs_codec_command_free(cmd);
+        free(buf);
+}
+
+static void test_decode_undecodable(void) {
+        static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+        invite_fixture_t f;
+        char id[CS_CODEC_ID_MAX + 2];
+        cs_command_t *cmd = NULL;
+        uint8_t *buf;
+        size_t len;
+        wbuf_t w;
+
+        expect_undecodable(garbage, sizeof(garbage),
+                           "not a SignalCommand (protobuf decode failed)");
+        /* field 1 with the varint wire type */
+        expect_undecodable("\x08\x01", 2,
+                           "not a SignalCommand (protobuf decode failed)");
+        /* length past the end */
+        expect_undecodable("\x0a\x05op", 4,
+                           "not a SignalCommand (protobuf decode failed)");
+        /* a start-group wire type */
+        expect_undecodable("\x0b", 1,
+                           "not a SignalCommand (protobuf decode failed)");
+        expect_undecodable(NULL, 5, "not a SignalCommand (no bytes)");
+
+        /* empty input (a tombstone) is an empty command */
+        expect_undecodable(NULL, 0, "missing operationID");
+        expect_undecodable("", 0, "missing operationID");
+
+        invite_fixture_init(&f);
+        f.cmd.operationid = S("");
+        buf = pack_cmd(&f.cmd, &len);
+        expect_undecodable(buf, len, "missing operationID");
+        free(buf);
+
+        invite_fixture_init(&f);
+        f.cmd.sendid = S("");
+        buf = pack_cmd(&f.cmd, &len);
+        expect_undecodable(buf, len, "missing sendID");
+        free(buf);
+
+        /* The 256-byte limit: 256 accepted, 257 rejected, both fields. */
+        memset(id, 'x', sizeof(id));
+        id[CS_CODEC_ID_MAX] = '\0';
+        invite_fixture_init(&f);
+        f.cmd.operationid = id;
+        f.cmd.sendid = id;
+        buf = pack_cmd(&f.cmd, &len);
+        expect_ok(buf, len);
+        free(buf);
+
+        id[CS_CODEC_ID_MAX] = 'x';
+        id[CS_CODEC_ID_MAX + 1] = '\0';
+        f.cmd.operationid = id;
+        f.cmd.sendid = S("alice");
+        buf = pack_cmd(&f.cmd, &len);
+        expect_undecodable(buf, len, "operationID longer than 256 bytes");
+        free(buf);
+        f.cmd.operationid = S("op-1");
+        f.cmd.sendid = id;
+        buf = pack_cmd(&f.cmd, &len);
+        expect_undecodable(buf, len, "sendID longer than 256 bytes");
+        free(buf);
+
+        /* NUL and control bytes need hand-written bytes (C strings). */
+        w.len = 0;
+        w_bytes(&w, 1, "op\0x", 4);
+        w_str(&w, 2, "alice");
+        expect_undecodable(w.b, w.len,
+                           "operationID contains a NUL or control byte");
+        /* a leading NUL: protobuf-c would yield "", still this reason */
+        w.len = 0;
+        w_bytes(&w, 1, "\0op", 3);
+        w_str(&w, 2, "alice");
+        expect_undecodable(w.b, w.len,
+                           "operationID contains a NUL or control byte");
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "ali\tce");
+        expect_undecodable(w.b, w.len, "sendID contains a NUL or control byte");
+        w.len = 0;
+        w_str(&w, 1, "op\x7f");
+        w_str(&w, 2, "alice");
+        expect_undecodable(w.b, w.len,
+                           "operationID contains a NUL or control byte");
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "al\nice");
+        expect_undecodable(w.b, w.len, "sendID contains a NUL or control byte");
+
+        /* Invalid UTF-8: truncated 4-byte form, overlong NUL, surrogate,
+         * above U+10FFFF, a lone continuation byte. */
+        w.len = 0;
+        w_str(&w, 1, "\xf0\x80");
+        w_str(&w, 2, "alice");
+        expect_undecodable(w.b, w.len, "operationID is not valid UTF-8");
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "\xc0\x80");
+        expect_undecodable(w.b, w.len, "sendID is not valid UTF-8");
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "\xed\xa0\x80");
+        expect_undecodable(w.b, w.len, "sendID is not valid UTF-8");
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "\xf4\x90\x80\x80");
+        expect_undecodable(w.b, w.len, "sendID is not valid UTF-8");
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "a\x80");
+        expect_undecodable(w.b, w.len, "sendID is not valid UTF-8");
+
+        /* Valid non-ASCII UTF-8 is fine (2-, 3- and 4-byte forms). */
+        w.len = 0;
+        w_str(&w, 1, "op-\xc3\xa9");
+        w_str(&w, 2, "\xe4\xb8\xad\xf0\x9f\x98\x80");
+        expect_ok(w.b, w.len);
+
+        /* Every occurrence is checked, not only the last (which wins). */
+        w.len = 0;
+        w_bytes(&w, 1, "a\0b", 3);
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        expect_undecodable(w.b, w.len,
+                           "operationID contains a NUL or control byte");
+        w.len = 0;
+        w_str(&w, 1, "first");
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        TEST_INTEQ(cs_codec_decode_command(w.b, w.len, &cmd, NULL, 0), CS_OK);
+        TEST_STREQ(cmd->operationid, "op-1");
+        cs_codec_command_free(cmd);
+
+        /* errstr may be NULL. */
+        TEST_INTEQ(cs_codec_decode_command(garbage, sizeof(garbage), &cmd,
+                                           NULL, 0),
+                   CS_ERR_UNDECODABLE);
+        TEST_ASSERT(cmd == NULL, "no command");
+
+        /* A short errstr is truncated, not overrun. */
+        {
+                char small[8];
+
+                memset(small, 'Z', sizeof(small));
+                TEST_INTEQ(cs_codec_decode_command(garbage, sizeof(garbage),
+                                                   &cmd, small, 4),
+                           CS_ERR_UNDECODABLE);
+                TEST_STREQ(small, "not");
+                TEST_ASSERT(small[4] == 'Z', "no overrun");
+        }
+}
+
+/*
+ * protobuf-c 1.4.1 does not validate UTF-8 in string fields: invalid bytes
+ * in any string field unpack as they are. This test pins that behaviour (if
+ * an upgrade starts rejecting them, this test says so) and shows that
+ * cs_codec_strings_valid() catches it at any depth.
+ */
+static void test_protobuf_c_utf8(void) {
+        Openim__V2__SignalReq *req;
+        cs_command_t *cmd = NULL;
+        wbuf_t inv, invite, sreq, w;
+
+        /* SignalReq{invite{invitation{roomID = f0 80}}} */
+        inv.len = invite.len = sreq.len = w.len = 0;
+        w_str(&inv, 5, "\xf0\x80");
+        w_msg(&invite, 2, &inv);
+        w_msg(&sreq, 1, &invite);
+        req = openim__v2__signal_req__unpack(NULL, sreq.len, sreq.b);
+        TEST_ASSERT(req != NULL, "protobuf-c 1.4.1 accepts invalid UTF-8");
+        TEST_STREQ(req->invite->invitation->roomid, "\xf0\x80");
+        TEST_ASSERT(!cs_codec_strings_valid(&req->base), "caught");
+        openim__v2__signal_req__free_unpacked(req, NULL);
+
+        /* In a command: decodes (only the ids are checked), and the
+         * payload check finds it; connID likewise. */
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        w_msg(&w, 6, &sreq);
+        TEST_INTEQ(cs_codec_decode_command(w.b, w.len, &cmd, NULL, 0), CS_OK);
+        TEST_ASSERT(!cs_codec_strings_valid(&cmd->base), "caught in command");
+        TEST_ASSERT(cs_codec_strings_valid(&cmd->req->base) == false,
+                    "caught in req");
+        cs_codec_command_free(cmd);
+
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        w_str(&w, 4, "\xff");
+        TEST_INTEQ(cs_codec_decode_command(w.b, w.len, &cmd, NULL, 0), CS_OK);
+        TEST_STREQ(cmd->connid, "\xff");
+        TEST_ASSERT(!cs_codec_strings_valid(&cmd->base), "connID caught");
+        cs_codec_command_free(cmd);
+
+        /* A repeated string field. */
+        inv.len = invite.len = sreq.len = 0;
+        w_str(&inv, 2, "bob");
+        w_str(&inv, 2, "\xc3");
+        w_msg(&invite, 2, &inv);
+        w_msg(&sreq, 2, &invite); /* inviteInGroup */
+        req = openim__v2__signal_req__unpack(NULL, sreq.len, sreq.b);
+        TEST_ASSERT(req != NULL, "decodes");
+        TEST_ASSERT(!cs_codec_strings_valid(&req->base), "repeated caught");
+        openim__v2__signal_req__free_unpacked(req, NULL);
+
+        /* The oneof walk only looks at the set member. */
+        TEST_ASSERT(cs_codec_strings_valid(NULL), "NULL is valid");
+}
+
+/* xorshift64*: a fixed-seed generator, so failures reproduce. */
+static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
+
+static uint64_t rng(void) {
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        return rng_state * UINT64_C(0x2545f4914f6cdd1d);
+}
+
+/* Decodes anything; must give OK (with valid ids) or UNDECODABLE. */
+static int fuzz_one(const uint8_t *buf, size_t len) {
+        cs_command_t *cmd = NULL;
+        char errstr[128] = "";
+        cs_err_t err =
+                cs_codec_decode_command(buf, len, &cmd, errstr, sizeof(errstr));
+
+        if (err == CS_OK) {
+                uint8_t *out;
+                size_t out_len;
+
+                if (!cmd || !*cmd->operationid || !*cmd->sendid ||
+                    strlen(cmd->operationid) > CS_CODEC_ID_MAX)
+                        TEST_FAIL("CS_OK with a bad command");
+                /* Whatever decodes can be answered. */
+                out = cs_codec_pack_reply(cmd->sendid, cmd, CS_ERR_INVALID,
+                                          "x", NULL, &out_len);
+                free(out);
+                (void)cs_codec_strings_valid(&cmd->base);
+                cs_codec_command_free(cmd);
+                return 1;
+        }
+        if (err != CS_ERR_UNDECODABLE || cmd != NULL || !*errstr)
+                TEST_FAIL("unexpected outcome %d", err);
+        return 0;
+}
+
+static void test_fuzz(void) {
+        invite_fixture_t f;
+        uint8_t buf[512];
+        uint8_t *valid;
+        size_t valid_len, i, j;
+        int ok = 0, ok_trunc = 0;
+
+        /* 10000 random buffers of 0..511 bytes. */
+        for (i = 0; i < 10000; i++) {
+                size_t len = (size_t)(rng() % sizeof(buf));
+
+                for (j = 0; j < len; j++)
+                        buf[j] = (uint8_t)rng();
+                ok += fuzz_one(buf, len);
+        }
+
+        /* Every truncation of a valid command. */
+        invite_fixture_init(&f);
+        valid = pack_cmd(&f.cmd, &valid_len);
+        TEST_ASSERT(valid_len < sizeof(buf), "fixture fits");
+        for (i = 0; i <= valid_len; i++) {
+                uint8_t *copy = malloc(i + 1); /* exact size, for ASan */
+
+                memcpy(copy, valid, i);
+                ok_trunc += fuzz_one(copy, i);
+                free(copy);
+        }
+        TEST_ASSERT(ok_trunc >= 1, "the full command decodes");
+
+        /* 10000 mutations of a valid command (1-4 random byte changes):
+         * these get past the outer layer much more often. */
+        for (i = 0; i < 10000; i++) {
+                size_t k, n = 1 + (size_t)(rng() % 4);
+
+                memcpy(buf, valid, valid_len);
+                for (k = 0; k < n; k++)
+                        buf[rng() % valid_len] = (uint8_t)rng();
+                ok += fuzz_one(buf, valid_len);
+        }
+        TEST_SAY("fuzz: %d of 20000 random/mutated buffers decoded, %d of "
+                 "%zu truncations",
+                 ok, ok_trunc, valid_len + 1);
+        free(valid);
+}
+
+/* ---- resp cases and names ---- */
+
+static void test_resp_case_for(void) {
+        static const struct {
+                Openim__V2__SignalReq__PayloadCase req;
+                Openim__V2__SignalResp__PayloadCase resp;
+                const char *name;
+        } tab[] = {
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE, "invite"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP,
+                 "inviteInGroup"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_CANCEL, "cancel"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT, "accept"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_HUNG_UP, "hungUp"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT, "reject"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID,
+                 "getRoomByGroupID"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET,
+                 "onRoomParticipantConnectedReq"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET,
+                 "onRoomParticipantDisconnectedReq"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID,
+                 "getTokenByRoomID"},
+                {OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET,
+                 OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET, "none"},
+        };
+        size_t i;
+
+        for (i = 0; i < CS_ARRAY_SIZE(tab); i++) {
+                TEST_INTEQ(cs_codec_resp_case_for(tab[i].req), tab[i].resp);
+                TEST_STREQ(cs_codec_req_case_name(tab[i].req), tab[i].name);
+        }
+        /* The numbers themselves, as in the contract tables. */
+        TEST_INTEQ(cs_codec_resp_case_for(10), 8);
+        TEST_INTEQ(cs_codec_resp_case_for(2), 2);
+        TEST_STREQ(cs_codec_req_case_name(11), "unknown");
+        TEST_INTEQ(cs_codec_resp_case_for(11), 0);
+}
+
+/* ---- replies ---- */
+
+/* Every SignalResp case, each with its (possibly empty) member set. */
+static void test_reply_round_trip(void) {
+        Openim__V2__SignalInviteReply invite_r;
+        Openim__V2__SignalInviteInGroupReply group_r;
+        Openim__V2__SignalCancelReply cancel_r;
+        Openim__V2__SignalAcceptReply accept_r;
+        Openim__V2__SignalHungUpReply hungup_r;
+        Openim__V2__SignalRejectReply reject_r;
+        Openim__V2__SignalGetRoomByGroupIDReply room_r;
+        Openim__V2__SignalGetTokenByRoomIDReply token_r;
+        Openim__V2__SignalResp resp;
+        invite_fixture_t f;
+        char *busy[1] = {S("dave")};
+        int rc;
+
+        invite_fixture_init(&f);
+        openim__v2__signal_invite_reply__init(&invite_r);
+        openim__v2__signal_invite_in_group_reply__init(&group_r);
+        openim__v2__signal_cancel_reply__init(&cancel_r);
+        openim__v2__signal_accept_reply__init(&accept_r);
+        openim__v2__signal_hung_up_reply__init(&hungup_r);
+        openim__v2__signal_reject_reply__init(&reject_r);
+        openim__v2__signal_get_room_by_group_idreply__init(&room_r);
+        openim__v2__signal_get_token_by_room_idreply__init(&token_r);
+        invite_r.token = S("tok");
+        invite_r.roomid = S("room-1");
+        invite_r.liveurl = S("ws://lk");
+        invite_r.n_busylineuseridlist = 1;
+        invite_r.busylineuseridlist = busy;
+        token_r.token = S("tok2");
+        token_r.liveurl = S("ws://lk");
+
+        for (rc = 0; rc <= 8; rc++) {
+                Callsig__V1__PushMessage *push;
+                Callsig__V1__SignalReply *reply;
+                uint8_t *buf, *again;
+                size_t len, len2;
+
+                openim__v2__signal_resp__init(&resp);
+                resp.payload_case = (Openim__V2__SignalResp__PayloadCase)rc;
+                switch (rc) {
+                case 1: resp.invite = &invite_r; break;
+                case 2: resp.inviteingroup = &group_r; break;
+                case 3: resp.cancel = &cancel_r; break;
+                case 4: resp.accept = &accept_r; break;
+                case 5: resp.hungup = &hungup_r; break;
+                case 6: resp.reject = &reject_r; break;
+                case 7: resp.getroombygroupid = &room_r; break;
+                case 8: resp.gettokenbyroomid = &token_r; break;
+                default: break;
+                }
+
+                buf = cs_codec_pack_reply("alice", &f.cmd, rc ? 0 : 1001,
+                                          rc ? "" : "no payload", &resp, &len);
+                push = callsig__v1__push_message__unpack(NULL, len, buf);
+                TEST_ASSERT(push != NULL, "reply %d decodes", rc);
+                TEST_STREQ(push->recvid, "alice");
+                TEST_INTEQ(push->body_case,
+                           CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY);
+                reply = push->reply;
+                TEST_STREQ(reply->operationid, "op-1");
+                TEST_STREQ(reply->msgincr, "incr-9");
+                TEST_STREQ(reply->connid, "conn-7");
+                TEST_INTEQ(reply->platformid, 5);
+                TEST_INTEQ(reply->errcode, rc ? 0 : 1001);
+                TEST_STREQ(reply->errmsg, rc ? "" : "no payload");
+                /* The case survives even for empty reply messages. */
+                TEST_ASSERT(reply->resp != NULL, "resp present (%d)", rc);
+                TEST_INTEQ(reply->resp->payload_case, rc);
+                if (rc == 1) {
+                        TEST_STREQ(reply->resp->invite->token, "tok");
+                        TEST_STREQ(reply->resp->invite->roomid, "room-1");
+                        TEST_STREQ(reply->resp->invite->liveurl, "ws://lk");
+                        TEST_INTEQ(reply->resp->invite->n_busylineuseridlist,
+                                   1);
+                        TEST_STREQ(reply->resp->invite->busylineuseridlist[0],
+                                   "dave");
+                }
+                if (rc == 8) {
+                        TEST_STREQ(reply->resp->gettokenbyroomid->token,
+                                   "tok2");
+                        TEST_STREQ(reply->resp->gettokenbyroomid->liveurl,
+                                   "ws://lk");
+                }
+                callsig__v1__push_message__free_unpacked(push, NULL);
+
+                /* Byte-identical when packed again. */
+                again = cs_codec_pack_reply("alice", &f.cmd, rc ? 0 : 1001,
+                                            rc ? "" : "no payload", &resp,
+                                            &len2);
+                TEST_ASSERT(len == len2 && !memcmp(buf, again, len),
+                            "deterministic reply %d", rc);
+                free(again);
+                free(buf);
+        }
+
+        /* resp NULL: unset on the wire. */
+        {
+                Callsig__V1__PushMessage *push;
+                uint8_t *buf;
+                size_t len;
+
+                buf = cs_codec_pack_reply("alice", &f.cmd, 1007, "unsupported",
+                                          NULL, &len);
+                push = callsig__v1__push_message__unpack(NULL, len, buf);
+                TEST_ASSERT(push != NULL, "decodes");
+                TEST_ASSERT(push->reply->resp == NULL, "resp unset");
+                TEST_INTEQ(push->reply->errcode, 1007);
+                TEST_STREQ(push->reply->errmsg, "unsupported");
+                callsig__v1__push_message__free_unpacked(push, NULL);
+                free(buf);
+        }
+}
+
+/* The reply's wire bytes, written by hand from the contract tables. */
+static void test_reply_wire_bytes(void) {
+        Openim__V2__SignalCancelReply cancel_r;
+        Openim__V2__SignalResp resp;
+        Callsig__V1__SignalCommand cmd;
+        wbuf_t want, reply, resp_w, empty;
+        uint8_t *buf;
+        size_t len;
+
+        callsig__v1__signal_command__init(&cmd);
+        cmd.operationid = S("o1");
+        cmd.sendid = S("al");
+        cmd.platformid = 5;
+        cmd.connid = S("c");
+        cmd.msgincr = S("m");
+        openim__v2__signal_cancel_reply__init(&cancel_r);
+        openim__v2__signal_resp__init(&resp);
+        resp.payload_case = OPENIM__V2__SIGNAL_RESP__PAYLOAD_CANCEL;
+        resp.cancel = &cancel_r;
+
+        want.len = reply.len = resp_w.len = empty.len = 0;
+        w_msg(&resp_w, 3, &empty); /* SignalResp.cancel = 3, empty */
+        w_str(&reply, 1, "o1");     /* operationID */
+        w_str(&reply, 2, "m");      /* msgIncr */
+        w_str(&reply, 3, "c");      /* connID */
+        w_int(&reply, 4, 5);        /* platformID */
+        w_int(&reply, 5, 1004);     /* errCode */
+        w_str(&reply, 6, "bad");    /* errMsg */
+        w_msg(&reply, 7, &resp_w);  /* resp */
+        w_str(&want, 1, "al");      /* PushMessage.recvID */
+        w_msg(&want, 2, &reply);    /* PushMessage.reply */
+
+        buf = cs_codec_pack_reply("al", &cmd, 1004, "bad", &resp, &len);
+        TEST_INTEQ(len, want.len);
+        TEST_ASSERT(!memcmp(buf, want.b, len), "reply wire bytes");
+        free(buf);
+        /* And the literal bytes, for the record. */
+        TEST_ASSERT(want.len == 30 &&
+                            !memcmp(want.b,
+                                    "\x0a\x02" "al" "\x12\x18"
+                                    "\x0a\x02" "o1" "\x12\x01" "m"
+                                    "\x1a\x01" "c" "\x20\x05" "\x28\xec\x07"
+                                    "\x32\x03" "bad" "\x3a\x02\x1a\x00",
+                                    30),
+                    "hand-written hex");
+}
+
+/* ---- notifications ---- */
+
+static cs_note_t make_note(const uint8_t *content, size_t content_len) {
+        cs_note_t note;
+
+        memset(&note, 0, sizeof(note));
+        note.send_id = "alice";
+        note.recv_id = "bob";
+        note.group_id = "g1";
+        note.session_type = 2;
+        note.sender_platform = 5;
+        note.content = content;
+        note.content_len = content_len;
+        note.at_ms = 1700000000456;
+        note.operation_id = "op-1";
+        note.event_type = "invite";
+        return note;
+}
+
+/* memmem is a GNU extension; this is all the test needs. */
+static const uint8_t *find_bytes(const uint8_t *hay, size_t len,
+                                 const char *needle) {
+        size_t n = strlen(needle), i;
+
+        for (i = 0; i + n <= len; i++)
+                if (!memcmp(hay + i, needle, n))
+                        return hay + i;
+        return NULL;
+}
+
+static bool is_hex32(const char *s) {
+        size_t i;
+
+        if (strlen(s) != 32)
+                return false;
+        for (i = 0; i < 32; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') ||
+                      (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+static Callsig__V1__PushMessage *pack_and_unpack_note(const cs_note_t *note,
+                                                      uint8_t **bufp,
+                                                      size_t *lenp) {
+        Callsig__V1__PushMessage *push;
+
+        *bufp = cs_codec_pack_notification(note, lenp);
+        push = callsig__v1__push_message__unpack(NULL, *lenp, *bufp);
+        TEST_ASSERT(push != NULL, "notification decodes");
+        TEST_INTEQ(push->body_case,
+                   CALLSIG__V1__PUSH_MESSAGE__BODY_NOTIFICATION);
+        return push;
+}
+
+static void test_notification_round_trip(void) {
+        Callsig__V1__PushMessage *push;
+        Openim__V2__MsgData *msg;
+        invite_fixture_t f;
+        cs_note_t note;
+        uint8_t *content, *buf;
+        size_t content_len, len, i;
+        const uint8_t *prev = NULL;
+
+        invite_fixture_init(&f);
+        content = cs_codec_pack(&f.req.base, &content_len);
+        note = make_note(content, content_len);
+        push = pack_and_unpack_note(&note, &buf, &len);
+        msg = push->notification;
+
+        TEST_STREQ(push->recvid, "bob");
+        TEST_STREQ(msg->sendid, "alice");
+        TEST_STREQ(msg->recvid, "bob");
+        TEST_STREQ(msg->groupid, "g1");
+        TEST_STREQ(msg->clientmsgid, "f75132f13cc73d9bc68851458a906627");
+        TEST_STREQ(msg->servermsgid, "90a22a8156c34f03d7e0429c15bd1cd3");
+        TEST_INTEQ(msg->senderplatformid, 5);
+        TEST_STREQ(msg->sendernickname, "");
+        TEST_STREQ(msg->senderfaceurl, "");
+        TEST_INTEQ(msg->sessiontype, 2);
+        TEST_INTEQ(msg->msgfrom, 100);
+        TEST_INTEQ(msg->contenttype, 1601);
+        TEST_INTEQ(msg->content.len, content_len);
+        TEST_ASSERT(!memcmp(msg->content.data, content, content_len),
+                    "content carried unchanged");
+        TEST_INTEQ(msg->seq, 0);
+        TEST_INTEQ(msg->sendtime, 1700000000456);
+        TEST_INTEQ(msg->createtime, 1700000000456);
+        TEST_INTEQ(msg->status, 0);
+
+        /* options: exactly five, in contract order, all false. */
+        TEST_INTEQ(msg->n_options, 5);
+        for (i = 0; i < 5; i++) {
+                TEST_STREQ(msg->options[i]->key, option_keys[i]);
+                TEST_INTEQ(msg->options[i]->value, 0);
+        }
+        /* ... and in that order on the wire. */
+        for (i = 0; i < 5; i++) {
+                const uint8_t *at = find_bytes(buf, len, option_keys[i]);
+
+                TEST_ASSERT(at != NULL && at > prev, "key %s in order",
+                            option_keys[i]);
+                prev = at;
+        }
+
+        /* offlinePushInfo copied from the invite. */
+        TEST_ASSERT(msg->offlinepushinfo != NULL, "offlinePushInfo");
+        TEST_STREQ(msg->offlinepushinfo->title, "Incoming call");
+        TEST_STREQ(msg->offlinepushinfo->desc, "alice calls");
+        TEST_STREQ(msg->offlinepushinfo->ex, "{\"k\":1}");
+        TEST_STREQ(msg->offlinepushinfo->iospushsound, "ring.caf");
+        TEST_INTEQ(msg->offlinepushinfo->iosbadgecount, 1);
+        callsig__v1__push_message__free_unpacked(push, NULL);
+
+        /* Byte-identical on repeated packing. */
+        {
+                uint8_t *again;
+                size_t len2;
+
+                again = cs_codec_pack_notification(&note, &len2);
+                TEST_ASSERT(len == len2 && !memcmp(buf, again, len),
+                            "deterministic notification");
+                free(again);
+        }
+        free(buf);
+        free(content);
+}
+
+static void test_notification_push_info(void) {
+        Openim__V2__SignalInviteInGroupReq group_invite;
+        Openim__V2__SignalAcceptReq accept;
+        Callsig__V1__PushMessage *push;
+        invite_fixture_t f;
+        cs_note_t note;
+        uint8_t *content, *buf;
+        size_t content_len, len;
+
+        invite_fixture_init(&f);
+
+        /* inviteInGroup: copied */
+        openim__v2__signal_invite_in_group_req__init(&group_invite);
+        group_invite.opuserid = S("alice");
+        group_invite.invitation = &f.inv;
+        group_invite.offlinepushinfo = &f.push_info;
+        f.req.payload_case = OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP;
+        f.req.inviteingroup = &group_invite;
+        content = cs_codec_pack(&f.req.base, &content_len);
+        note = make_note(content, content_len);
+        push = pack_and_unpack_note(&note, &buf, &len);
+        TEST_ASSERT(push->notification->offlinepushinfo != NULL, "group");
+        TEST_STREQ(push->notification->offlinepushinfo->title,
+                   "Incoming call");
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+        free(content);
+
+        /* accept carrying an offlinePushInfo: not copied */
+        openim__v2__signal_accept_req__init(&accept);
+        accept.opuserid = S("bob");
+        accept.invitation = &f.inv;
+        accept.offlinepushinfo = &f.push_info;
+        accept.opuserplatformid = 2;
+        f.req.payload_case = OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT;
+        f.req.accept = &accept;
+        content = cs_codec_pack(&f.req.base, &content_len);
+        note = make_note(content, content_len);
+        note.event_type = "accept";
+        push = pack_and_unpack_note(&note, &buf, &len);
+        TEST_ASSERT(push->notification->offlinepushinfo == NULL, "accept");
+        TEST_INTEQ(push->notification->content.len, content_len);
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+        free(content);
+
+        /* invite without offlinePushInfo: none */
+        f.invite.offlinepushinfo = NULL;
+        f.req.payload_case = OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE;
+        f.req.invite = &f.invite;
+        content = cs_codec_pack(&f.req.base, &content_len);
+        note = make_note(content, content_len);
+        push = pack_and_unpack_note(&note, &buf, &len);
+        TEST_ASSERT(push->notification->offlinepushinfo == NULL, "none");
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+        free(content);
+
+        /* content that is not a SignalReq: carried, no offlinePushInfo */
+        {
+                static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
+
+                note = make_note(junk, sizeof(junk));
+                push = pack_and_unpack_note(&note, &buf, &len);
+                TEST_ASSERT(push->notification->offlinepushinfo == NULL,
+                            "junk");
+                TEST_INTEQ(push->notification->content.len, sizeof(junk));
+                TEST_ASSERT(!memcmp(push->notification->content.data, junk,
+                                    sizeof(junk)),
+                            "junk carried");
+                callsig__v1__push_message__free_unpacked(push, NULL);
+                free(buf);
+        }
+
+        /* no content at all */
+        note = make_note(NULL, 0);
+        push = pack_and_unpack_note(&note, &buf, &len);
+        TEST_INTEQ(push->notification->content.len, 0);
+        TEST_ASSERT(push->notification->offlinepushinfo == NULL, "empty");
+        TEST_INTEQ(push->notification->n_options, 5);
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+}
+
+static void test_msg_ids(void) {
+        static const struct {
+                const char *op, *event, *recv;
+        } v[] = {
+                {"op-1", "invite", "bob"},
+                {"op-1", "invite", "carol"},  /* other recipient */
+                {"op-1", "cancel", "bob"},    /* other event */
+                {"op-2", "invite", "bob"},    /* other operation */
+                {"op-1", "invite", "alice"},  /* the sender's own topic */
+                {"op-1invite", "", "bob"},    /* no ambiguity by joining */
+        };
+        char client[CS_ARRAY_SIZE(v)][33], server[CS_ARRAY_SIZE(v)][33];
+        size_t i, j;
+
+        for (i = 0; i < CS_ARRAY_SIZE(v); i++) {
+                Callsig__V1__PushMessage *push;
+                cs_note_t note = make_note(NULL, 0);
+                uint8_t *buf;
+                size_t len;
+
+                note.operation_id = v[i].op;
+                note.event_type = v[i].event;
+                note.recv_id = v[i].recv;
+                push = pack_and_unpack_note(&note, &buf, &len);
+                TEST_ASSERT(is_hex32(push->notification->clientmsgid),
+                            "clientMsgID is 32 hex");
+                TEST_ASSERT(is_hex32(push->notification->servermsgid),
+                            "serverMsgID is 32 hex");
+                strcpy(client[i], push->notification->clientmsgid);
+                strcpy(server[i], push->notification->servermsgid);
+                TEST_ASSERT(strcmp(client[i], server[i]) != 0,
+                            "client and server ids differ");
+                callsig__v1__push_message__free_unpacked(push, NULL);
+                free(buf);
+        }
+        for (i = 0; i < CS_ARRAY_SIZE(v); i++)
+                for (j = i + 1; j < CS_ARRAY_SIZE(v); j++) {
+                        TEST_ASSERT(strcmp(client[i], client[j]) != 0,
+                                    "clientMsgID %zu != %zu", i, j);
+                        TEST_ASSERT(strcmp(server[i], server[j]) != 0,
+                                    "serverMsgID %zu != %zu", i, j);
+                }
+}
+
+/*
+ * The whole notification written by hand from the contract's MsgData table
+ * (a map entry is a message {1 key, 2 value}; protobuf-c, like every proto3
+ * encoder, leaves out the false value).
+ */
+static void test_notification_wire_bytes(void) {
+        static const uint8_t content[] = {0x0a, 0x00}; /* SignalReq{invite{}} */
+        wbuf_t want, msg, entry;
+        cs_note_t note = make_note(content, sizeof(content));
+        uint8_t *buf;
+        size_t len, i;
+
+        want.len = msg.len = 0;
+        w_str(&msg, 1, "alice");
+        w_str(&msg, 2, "bob");
+        w_str(&msg, 3, "g1");
+        w_str(&msg, 4, "f75132f13cc73d9bc68851458a906627");
+        w_str(&msg, 5, "90a22a8156c34f03d7e0429c15bd1cd3");
+        w_int(&msg, 6, 5);
+        w_int(&msg, 9, 2);
+        w_int(&msg, 10, 100);
+        w_int(&msg, 11, 1601);
+        w_bytes(&msg, 12, content, sizeof(content));
+        w_int(&msg, 15, 1700000000456);
+        w_int(&msg, 16, 1700000000456);
+        for (i = 0; i < 5; i++) {
+                entry.len = 0;
+                w_str(&entry, 1, option_keys[i]);
+                w_msg(&msg, 18, &entry);
+        }
+        /* invite{} without offlinePushInfo: no field 19 */
+        w_str(&want, 1, "bob");
+        w_msg(&want, 3, &msg);
+
+        buf = cs_codec_pack_notification(&note, &len);
+        TEST_INTEQ(len, want.len);
+        TEST_ASSERT(!memcmp(buf, want.b, len), "notification wire bytes");
+        free(buf);
+
+        /* With offlinePushInfo: field 19 follows the options. */
+        {
+                wbuf_t opi, inv_req, sreq;
+
+                opi.len = inv_req.len = sreq.len = 0;
+                w_str(&opi, 1, "t");
+                w_int(&opi, 5, 1);
+                w_msg(&inv_req, 3, &opi);
+                w_msg(&sreq, 1, &inv_req);
+                note = make_note(sreq.b, sreq.len);
+                buf = cs_codec_pack_notification(&note, &len);
+                TEST_ASSERT(len >= opi.len + 3, "long enough");
+                /* 19 << 3 | 2 = 154 = 0x9a 0x01 */
+                TEST_ASSERT(buf[len - opi.len - 3] == 0x9a &&
+                                    buf[len - opi.len - 2] == 0x01 &&
+                                    buf[len - opi.len - 1] == opi.len &&
+                                    !memcmp(buf + len - opi.len, opi.b,
+                                            opi.len),
+                            "field 19 at the end");
+                free(buf);
+        }
+}
+
+/*
+ * Hand-written bytes of a SignalCommand carrying SignalReq{invite{...}}
+ * decode to the expected fields: guards the field numbers of the generated
+ * code against the contract tables.
+ */
+static void test_hand_written_invite(void) {
+        static const uint8_t wire[] = {
+                0x0a, 0x02, 'o', '1',           /* 1 operationID "o1" */
+                0x12, 0x02, 'a', 'l',           /* 2 sendID "al" */
+                0x18, 0x05,                     /* 3 platformID 5 */
+                0x22, 0x01, 'c',                /* 4 connID "c" */
+                0x2a, 0x01, 'm',                /* 5 msgIncr "m" */
+                0x32, 0x27,                     /* 6 req, 39 bytes */
+                0x0a, 0x25,                     /*  1 invite, 37 bytes */
+                0x0a, 0x02, 'a', 'l',           /*   1 opUserID "al" */
+                0x12, 0x18,                     /*   2 invitation, 24 */
+                0x2a, 0x02, 'r', '1',           /*    5 roomID "r1" */
+                0x12, 0x03, 'b', 'o', 'b',      /*    2 invitees "bob" */
+                0x22, 0x02, 'g', '1',           /*    4 groupID "g1" */
+                0x30, 0x1e,                     /*    6 timeout 30 */
+                0x3a, 0x05, 'a', 'u', 'd', 'i', 'o', /* 7 mediaType */
+                0x48, 0x02,                     /*    9 sessionType 2 */
+                0x1a, 0x05,                     /*   3 offlinePushInfo, 5 */
+                0x0a, 0x01, 't',                /*    1 title "t" */
+                0x28, 0x01,                     /*    5 iOSBadgeCount */
+                0x38, 0xe8, 0x07,               /* 7 sentAt 1000 */
+        };
+        Openim__V2__InvitationInfo *inv;
+        cs_command_t *cmd = NULL;
+        char errstr[128] = "";
+
+        TEST_INTEQ(cs_codec_decode_command(wire, sizeof(wire), &cmd, errstr,
+                                           sizeof(errstr)),
+                   CS_OK);
+        TEST_STREQ(cmd->operationid, "o1");
+        TEST_STREQ(cmd->sendid, "al");
+        TEST_INTEQ(cmd->platformid, 5);
+        TEST_STREQ(cmd->connid, "c");
+        TEST_STREQ(cmd->msgincr, "m");
+        TEST_INTEQ(cmd->sentat, 1000);
+        TEST_ASSERT(cmd->req != NULL, "req");
+        TEST_INTEQ(cmd->req->payload_case,
+                   OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE);
+        TEST_STREQ(cmd->req->invite->opuserid, "al");
+        inv = cmd->req->invite->invitation;
+        TEST_ASSERT(inv != NULL, "invitation");
+        TEST_STREQ(inv->roomid, "r1");
+        TEST_INTEQ(inv->n_inviteeuseridlist, 1);
+        TEST_STREQ(inv->inviteeuseridlist[0], "bob");
+        TEST_STREQ(inv->groupid, "g1");
+        TEST_INTEQ(inv->timeout, 30);
+        TEST_STREQ(inv->mediatype, "audio");
+        TEST_INTEQ(inv->sessiontype, 2);
+        TEST_STREQ(inv->inviteruserid, "");
+        TEST_ASSERT(cmd->req->invite->offlinepushinfo != NULL, "push info");
+        TEST_STREQ(cmd->req->invite->offlinepushinfo->title, "t");
+        TEST_INTEQ(cmd->req->invite->offlinepushinfo->iosbadgecount, 1);
+        TEST_ASSERT(cmd->req->invite->participant == NULL, "no participant");
+        cs_codec_command_free(cmd);
+
+        /* Case 10 (getTokenByRoomID): 1 roomID, 2 opUserID, 4 operationID. */
+        {
+                static const uint8_t w10[] = {
+                        0x0a, 0x02, 'o', '1', 0x12, 0x02, 'a', 'l',
+                        0x32, 0x0e,             /* 6 req, 14 bytes */
+                        0x52, 0x0c,             /*  10 getTokenByRoomID */
+                        0x0a, 0x02, 'r', '1',   /*   1 roomID */
+                        0x12, 0x02, 'a', 'l',   /*   2 opUserID */
+                        0x22, 0x02, 'x', 'y',   /*   4 operationID */
+                };
+
+                TEST_INTEQ(cs_codec_decode_command(w10, sizeof(w10), &cmd,
+                                                   errstr, sizeof(errstr)),
+                           CS_OK);
+                TEST_INTEQ(cmd->req->payload_case,
+                           OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID);
+                TEST_STREQ(cmd->req->gettokenbyroomid->roomid, "r1");
+                TEST_STREQ(cmd->req->gettokenbyroomid->opuserid, "al");
+                TEST_STREQ(cmd->req->gettokenbyroomid->operationid, "xy");
+                /* The UTF-8 walk handles oneof members. */
+                TEST_ASSERT(cs_codec_strings_valid(&cmd->base), "valid");
+                cs_codec_command_free(cmd);
+        }
+}
+
+static void test_pack_empty(void) {
+        Openim__V2__SignalCancelReply empty;
+        uint8_t *buf;
+        size_t len = 99;
+
+        openim__v2__signal_cancel_reply__init(&empty);
+        buf = cs_codec_pack(&empty.base, &len);
+        TEST_ASSERT(buf != NULL, "never NULL");
+        TEST_INTEQ(len, 0);
+        free(buf);
+}
+
+int main(void) {
+        test_decode_valid();
+        test_decode_no_payload();
+        test_decode_undecodable();
+        test_protobuf_c_utf8();
+        test_fuzz();
+        test_resp_case_for();
+        test_reply_round_trip();
+        test_reply_wire_bytes();
+        test_notification_round_trip();
+        test_notification_push_info();
+        test_msg_ids();
+        test_notification_wire_bytes();
+        test_hand_written_invite();
+        test_pack_empty();
+        return test_done();
+}
