@@ -416,7 +416,7 @@ static int cs_passthrough_ns(const char *key, const char **restp) {
 /* @returns true if @p key names a section: a mapping that holds keys. */
 static bool cs_is_section(const char *key) {
         size_t len = strlen(key);
-        const char *rest;
+        const char *rest = NULL;
 
         if (!strcmp(key, cs_ns_names[0]) || !strcmp(key, cs_ns_names[1]) ||
             cs_passthrough_ns(key, &rest) >= 0)
@@ -787,7 +787,8 @@ static int cs_yload_seen(cs_yload_t *yl, const char *key,
                              CS_CONFIG_KEYS_MAX);
                 return -1;
         }
-        yl->seen = cs_xrealloc(yl->seen, (yl->seen_cnt + 1) * sizeof(*yl->seen));
+        yl->seen = cs_xrealloc(yl->seen,
+                               (yl->seen_cnt + 1) * sizeof(*yl->seen));
         yl->seen[yl->seen_cnt].key = cs_xstrdup(key);
         yl->seen[yl->seen_cnt].map = map;
         yl->seen[yl->seen_cnt].line = mark->line + 1;
@@ -813,7 +814,7 @@ static int cs_yload_scalar(cs_yload_t *yl, const char *key,
         size_t len = ev->data.scalar.length;
         const yaml_mark_t *vmark = &ev->start_mark;
         const cs_prop_t *prop = cs_prop_find(key);
-        const char *rest;
+        const char *rest = NULL;
         char problem[512];
         cs_change_t *chg;
         int ns = -1;
@@ -1443,11 +1444,6 @@ static void cs_write_values(FILE *fp, const cs_prop_t *prop, const char *sep,
 }
 
 void cs_config_write_help(FILE *fp) {
-        char envname[CS_CONFIG_KEY_MAX + 16];
-
-        fputs("Configuration keys (defaults < --config file < environment):"
-              "\n",
-              fp);
         for (size_t i = 0; i < CS_ARRAY_SIZE(cs_props); i++) {
                 const cs_prop_t *prop = &cs_props[i];
                 fprintf(fp, "  %-30s ", prop->name);
@@ -1473,11 +1469,6 @@ void cs_config_write_help(FILE *fp) {
                 "kafka.consumer.<name>");
         fprintf(fp, "  %-30s librdkafka producer property (file only)\n",
                 "kafka.producer.<name>");
-        cs_prop_env_name(&cs_props[0], envname, sizeof(envname));
-        fprintf(fp,
-                "Environment: CALLSIG_ + key uppercased, '.' as '_' (%s).\n"
-                "Details: docs/CONFIGURATION.md\n",
-                envname);
 }
 
 void cs_config_write_reference(FILE *fp) {

@@ -889,9 +889,13 @@ static void test_dump(void) {
         cs_config_destroy(conf);
 }
 
-/* @returns $CALLSIG_SOURCE_DIR/@p rel in @p buf, or NULL (test skipped). */
+/* @returns <source dir>/@p rel in @p buf. The source dir comes from
+ * $CALLSIG_TEST_SOURCE_DIR or else $CALLSIG_SOURCE_DIR (which ctest sets). */
 static const char *source_path(char *buf, size_t size, const char *rel) {
-        const char *dir = getenv("CALLSIG_SOURCE_DIR");
+        const char *dir = getenv("CALLSIG_TEST_SOURCE_DIR");
+
+        if (!dir || !*dir)
+                dir = getenv("CALLSIG_SOURCE_DIR");
 
         if (!dir || !*dir)
                 TEST_FAIL("CALLSIG_SOURCE_DIR is not set (ctest sets it; "
@@ -920,9 +924,14 @@ static void test_reference(void) {
         if (!got || got_len != strlen(want) || strcmp(got, want))
                 TEST_FAIL("%s is not the output of "
                           "cs_config_write_reference(): regenerate it with\n"
-                          "  CALLSIG_TEST_REGEN_DOCS=1 CALLSIG_SOURCE_DIR=%s "
-                          "<build>/tests/test_config\nand commit the result",
-                          path, getenv("CALLSIG_SOURCE_DIR"));
+                          "  CALLSIG_TEST_REGEN_DOCS=1 CALLSIG_SOURCE_DIR=%.*s "
+                          "<build>/tests/test_config\n(or callsig "
+                          "--config-reference > docs/CONFIGURATION.md) and "
+                          "commit the result",
+                          path,
+                          (int)(strlen(path) -
+                                strlen("/docs/CONFIGURATION.md")),
+                          path);
         test_passed++;
 
         /* Every key row names a distinct environment variable, and no
@@ -959,9 +968,8 @@ static void test_reference(void) {
         free(want);
 }
 
-static void test_help(void) {
-        char *out = capture(NULL, cs_config_write_help, NULL);
-        static const char *const keys[] = {
+/* Every key of the table, then the pass-through placeholders. */
+static const char *const all_keys[] = {
                 "kafka.brokers", "kafka.group_id", "topics.commands",
                 "topics.dlq", "push.mode", "push.topic_template",
                 "push.topic", "mongodb.uri", "mongodb.database",
@@ -972,11 +980,27 @@ static void test_help(void) {
                 "signal.operation_retention", "log.level",
                 "kafka.consumer.<name>", "kafka.producer.<name>"};
 
-        for (size_t i = 0; i < CS_ARRAY_SIZE(keys); i++) {
+static void test_help(void) {
+        char *help = capture(NULL, cs_config_write_help, NULL);
+        char *out = malloc(strlen(help) + 2);
+
+        /* One line per key, nothing else. */
+        TEST_ASSERT(out, "out of memory");
+        out[0] = '\n';
+        memcpy(out + 1, help, strlen(help) + 1);
+        free(help);
+        {
+                size_t lines = 0;
+                for (const char *p = out + 1; (p = strchr(p, '\n')); p++)
+                        lines++;
+                TEST_INTEQ(lines, CS_ARRAY_SIZE(all_keys));
+        }
+
+        for (size_t i = 0; i < CS_ARRAY_SIZE(all_keys); i++) {
                 char want[128];
-                snprintf(want, sizeof(want), "\n  %s ", keys[i]);
-                TEST_ASSERT(strstr(out, want), "help lacks %s:\n%s", keys[i],
-                            out);
+                snprintf(want, sizeof(want), "\n  %s ", all_keys[i]);
+                TEST_ASSERT(strstr(out, want), "help lacks %s:\n%s",
+                            all_keys[i], out);
         }
         TEST_ASSERT(strstr(out, "  signal.max_timeout             600 "
                                 "[1..86400]\n"),
@@ -993,7 +1017,7 @@ static void test_help(void) {
 static void test_example(void) {
         char path[4096], errstr[512] = "";
         cs_config_t *conf = cs_config_new(), *def = cs_config_new();
-        char *got, *want;
+        char *got, *want, *text;
         char *envp[] = {"CALLSIG_LIVEKIT_API_SECRET=" SECRET, NULL};
 
         source_path(path, sizeof(path), "config/callsig.example.yaml");
@@ -1012,6 +1036,26 @@ static void test_example(void) {
                                                     "CHANGE"),
                     "placeholder key");
         set_livekit(conf, NULL, NULL);
+
+        /* Every key is written out, under its section. */
+        text = slurp(path, NULL);
+        TEST_ASSERT(text, "%s: %s", path, strerror(errno));
+        for (size_t i = 0; i + 2 < CS_ARRAY_SIZE(all_keys); i++) {
+                const char *dot = strchr(all_keys[i], '.'), *sec, *end;
+                char pat[128];
+                snprintf(pat, sizeof(pat), "\n%.*s:\n",
+                         (int)(dot - all_keys[i]), all_keys[i]);
+                sec = strstr(text, pat);
+                TEST_ASSERT(sec, "example lacks section %s", pat + 1);
+                end = strstr(sec + 1, "\n\n");
+                if (!end)
+                        end = sec + strlen(sec);
+                snprintf(pat, sizeof(pat), "\n  %s: ", dot + 1);
+                TEST_ASSERT(strstr(sec, pat) && strstr(sec, pat) < end,
+                            "example lacks %s", all_keys[i]);
+        }
+        free(text);
+
         got = dump(conf);
         want = dump(def);
         TEST_STREQ(got, want);
@@ -1022,6 +1066,7 @@ static void test_example(void) {
 }
 
 int main(void) {
+        atexit(tmp_cleanup); /* also when an assertion exits early */
         test_defaults();
         test_empty_files();
         test_nested_and_flat();
@@ -1035,6 +1080,5 @@ int main(void) {
         test_reference();
         test_help();
         test_example();
-        tmp_cleanup();
         return test_done();
 }

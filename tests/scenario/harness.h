@@ -1,0 +1,187 @@
+/*
+ * harness.h: what every scenario test uses to drive the real callsig binary.
+ *
+ * An environment is: a librdkafka mock cluster (3 brokers, in this process,
+ * reached by callsig over TCP), a MongoDB-wire server (tests/mongo/
+ * mockmongod.py, or the real MongoDB named by CALLSIG_TEST_MONGODB_URI with a
+ * database unique to the run), one or more callsig worker processes started
+ * with a generated config file, a producer for commands and a consumer that
+ * watches push topics.
+ *
+ * Waiting is done by polling with deadlines (never fixed sleeps for
+ * correctness); every deadline is multiplied by CALLSIG_TEST_TIMEOUT_MULTIPLIER
+ * (default 1; the sanitizer build sets 3).
+ *
+ * Environment variables read: CALLSIG_TEST_BIN (the binary, set by ctest),
+ * CALLSIG_TEST_SOURCE_DIR (the repo, set by ctest), CALLSIG_TEST_MONGODB_URI,
+ * CALLSIG_TEST_TIMEOUT_MULTIPLIER, CALLSIG_TEST_KEEP (keep the temp dir).
+ */
+#ifndef CALLSIG_HARNESS_H
+#define CALLSIG_HARNESS_H
+
+#include <bson/bson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "callsig.pb-c.h"
+#include "test.h"
+
+#define LK_KEY "testkey"
+#define LK_SECRET "test-secret-0123456789abcdef0123456789"
+#define LK_URL "ws://livekit.test:7880"
+
+typedef struct env_s env_t;
+
+/* Options of env_start(); zero values are the defaults. */
+typedef struct env_opts_s {
+        const char *extra_yaml;  /* appended to the generated config */
+        bool keyed;              /* push.mode: keyed */
+        int workers;             /* callsig processes to start (default 1) */
+        bool no_wait;            /* do not wait for partition assignment */
+} env_opts_t;
+
+/** Starts an environment named @p name (used in topic and database names).
+ *  Fails the test on any error. */
+env_t *env_start(const char *name, const env_opts_t *opts);
+
+/** Stops the workers (SIGTERM, expects exit 0 unless already stopped),
+ *  the Mongo server, the cluster; removes the temp dir. */
+void env_stop(env_t *env);
+
+/* ---- accessors ---- */
+rd_kafka_mock_cluster_t *env_cluster(env_t *env);
+const char *env_bootstraps(env_t *env);
+const char *env_dir(env_t *env);
+const char *env_commands_topic(env_t *env);
+const char *env_dlq_topic(env_t *env);
+const char *env_mongo_uri(env_t *env);
+const char *env_mongo_db(env_t *env);
+/** @returns the path of a test asset under the source tree (static buf). */
+const char *env_source_path(const char *rel);
+/** Deadline scaling. */
+int env_ms(int ms);
+
+/* ---- workers ---- */
+/** Starts another worker process; @returns its index. */
+int env_worker_start(env_t *env);
+/** Sends @p sig to worker @p idx. */
+void env_worker_signal(env_t *env, int idx, int sig);
+/** Waits for worker @p idx to exit; @returns its exit code (or 128+signal);
+ *  fails the test after @p timeout_ms. */
+int env_worker_wait(env_t *env, int idx, int timeout_ms);
+/** Waits until worker @p idx's log contains @p needle @p count times. */
+void env_worker_wait_log(env_t *env, int idx, const char *needle, int count,
+                         int timeout_ms);
+/** @returns how many times worker @p idx's log contains @p needle. */
+int env_worker_log_count(env_t *env, int idx, const char *needle);
+/** @returns true if worker @p idx's log contains @p needle. */
+bool env_worker_log_has(env_t *env, int idx, const char *needle);
+
+/* ---- commands ---- */
+
+/** A SignalCommand under construction (a thin owner of generated structs). */
+typedef struct cmd_s cmd_t;
+
+/** invite (case 1) or inviteInGroup (case 2) from @p sender.
+ *  @p invitees is a NULL-terminated list; room/group may be NULL. */
+cmd_t *cmd_invite(const char *op, const char *sender,
+                  const char *const *invitees, const char *room,
+                  const char *group, const char *media, int32_t timeout);
+/** accept / reject / cancel / hungUp of @p room by @p sender
+ *  (req_case: OPENIM__V2__SIGNAL_REQ__PAYLOAD_*). */
+cmd_t *cmd_action(const char *op, const char *sender, int req_case,
+                  const char *room);
+cmd_t *cmd_room_lookup(const char *op, const char *sender, const char *group);
+cmd_t *cmd_token(const char *op, const char *sender, const char *room);
+/** A command with no payload, or with case 8 / 9. */
+cmd_t *cmd_bare(const char *op, const char *sender, int req_case);
+
+/** The generated struct, for tests that set more fields. */
+Callsig__V1__SignalCommand *cmd_msg(cmd_t *c);
+/** Sets nickname (and a faceURL) in the request's participant metadata. */
+void cmd_set_nickname(cmd_t *c, const char *nickname);
+/** Packs @p c (does not free it). */
+uint8_t *cmd_pack(cmd_t *c, size_t *lenp);
+void cmd_free(cmd_t *c);
+
+/** Produces @p c (freed) with key @p key (NULL: the roomID or sender, as the
+ *  contract says), to @p partition (-1: partitioner); waits for the ack. */
+void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition);
+/** Produces raw bytes to the command topic. */
+void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
+                  int32_t partition);
+
+/* ---- push topics ---- */
+
+/* One message seen on a watched topic. */
+typedef struct seen_s {
+        char *topic;
+        char *key;
+        char *kind;          /* header kind */
+        char *operation_id;  /* header operation-id, NULL if absent */
+        char *error;         /* header error (dead letters) */
+        char *source_offset; /* header source-offset (dead letters) */
+        uint8_t *value;
+        size_t len;
+        int32_t partition;
+        int64_t offset;
+        Callsig__V1__PushMessage *push; /* NULL for dead letters */
+        bool taken;          /* returned by env_expect already */
+} seen_t;
+
+/** Starts watching @p user's push topic (all partitions, from the start). */
+void env_watch(env_t *env, const char *user);
+/** Watches the dead-letter topic. */
+void env_watch_dlq(env_t *env);
+
+/** Waits for the next not-yet-taken reply to @p user whose operation-id is
+ *  @p op; fails the test after the deadline. */
+seen_t *env_expect_reply(env_t *env, const char *user, const char *op);
+/** Waits for the next not-yet-taken notification to @p user with
+ *  operation-id @p op (NULL: any). */
+seen_t *env_expect_note(env_t *env, const char *user, const char *op);
+/** Waits for the next dead letter. */
+seen_t *env_expect_dlq(env_t *env);
+/** Polls for @p ms and asserts nothing new arrived for @p user. */
+void env_expect_quiet(env_t *env, const char *user, int ms);
+/** Number of messages seen so far for @p user with operation-id @p op
+ *  (after polling @p ms). */
+int env_count(env_t *env, const char *user, const char *op,
+              const char *kind, int ms);
+
+/** The reply payload; asserts kind reply. */
+Callsig__V1__SignalReply *seen_reply(seen_t *s);
+/** The notification MsgData; asserts kind notification. */
+Openim__V2__MsgData *seen_note(seen_t *s);
+/** Decodes a notification's content (caller frees with
+ *  openim__v2__signal_req__free_unpacked). */
+Openim__V2__SignalReq *seen_content(seen_t *s);
+
+/* ---- MongoDB ---- */
+
+/** @returns the call document of @p room (caller bson_destroy()s) or NULL. */
+bson_t *env_call_doc(env_t *env, const char *room);
+/** Waits until the call's state (and endReason if non-NULL) match. */
+bson_t *env_wait_call(env_t *env, const char *room, const char *state,
+                      const char *end_reason);
+/** Reads a string at dotted @p path of @p doc ("participants.1.state"). */
+const char *doc_str(const bson_t *doc, const char *path);
+int64_t doc_int(const bson_t *doc, const char *path);
+bool doc_has(const bson_t *doc, const char *path);
+/** Counts documents of @p coll matching the JSON @p filter. */
+int64_t env_count_docs(env_t *env, const char *coll, const char *filter_json);
+/** Runs a command on the admin database (e.g. configureFailPoint). */
+void env_admin_command(env_t *env, const char *json);
+
+/* ---- tokens ---- */
+
+/** Queues @p token for verification with livekit-server-sdk; the claims
+ *  checked are sub == @p user and video.room == @p room. */
+void env_verify_token_later(env_t *env, const char *token, const char *user,
+                            const char *room);
+/** Verifies every queued token with one node process; fails on any. */
+void env_verify_tokens(env_t *env);
+
+#endif
