@@ -277,7 +277,7 @@ bad:
  * (upstream issue protobuf-c#726): bytes such as f0 80 in a string field
  * unpack fine and come out as they are. Only operationID and sendID are
  * checked here (undecodable otherwise); the payload's strings can be checked
- * with cs_codec_strings_valid(), which the handler answers with 1001.
+ * with cs_codec_strings_valid(); a request failing it deserves 1001.
  */
 cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                                  cs_command_t **cmdp, char *errstr,

@@ -32,8 +32,10 @@ typedef Callsig__V1__SignalCommand cs_command_t;
  * @param cmdp  on CS_OK, the command; owned by the caller, free with
  *              cs_codec_command_free().
  * @returns CS_OK, or CS_ERR_UNDECODABLE with a one-line reason in @p errstr
- *          when the bytes are not a SignalCommand or operationID or sendID is
- *          empty. A command with no payload is CS_OK (answered with 1001).
+ *          when the bytes are not a SignalCommand, or operationID or sendID is
+ *          empty, longer than CS_CODEC_ID_MAX bytes, holds a NUL or control
+ *          byte, or is not valid UTF-8. A command with no payload is CS_OK
+ *          (answered with 1001). @p buf may be NULL when @p len is 0.
  */
 cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                                  cs_command_t **cmdp, char *errstr,
@@ -98,8 +100,8 @@ uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp);
  * @returns true when every string field of @p msg (borrowed), at any depth,
  *          is valid UTF-8 (no overlongs, surrogates or code points above
  *          U+10FFFF); NULL is valid. protobuf-c does not check this when
- *          unpacking, and Go consumers reject such strings, so the handler
- *          answers a request that fails this with 1001.
+ *          unpacking, and Go consumers reject such strings, so a request
+ *          that fails this should be answered with 1001.
  */
 bool cs_codec_strings_valid(const ProtobufCMessage *msg);
 

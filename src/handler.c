@@ -1184,6 +1184,14 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                              now, errstr, errstr_size);
                 goto done;
         }
+        /* protobuf-c does not check UTF-8; OpenIM's Go clients would reject
+         * what we echo back, so such a request is refused here. */
+        if (!cs_codec_strings_valid(&cmd->req->base)) {
+                err = refuse(h, out, cmd, CS_ERR_INVALID,
+                             "a string field is not valid UTF-8", now, errstr,
+                             errstr_size);
+                goto done;
+        }
 
         switch (req_case) {
         case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:

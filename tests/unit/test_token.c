@@ -7,7 +7,8 @@
  * tokens must verify there, and SDK-minted tokens must verify here.
  *
  * The SDK part needs tests/js/node_modules (npm ci --prefix tests/js) and
- * CALLSIG_SOURCE_DIR (set by ctest); without them the test fails.
+ * the repo path in CALLSIG_TEST_SOURCE_DIR (set by ctest) or
+ * CALLSIG_SOURCE_DIR; without them the test fails.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -279,13 +280,16 @@ static char lk_verify[1100];
 
 /* Fails unless node and the pinned SDK are installed. */
 static void need_sdk(void) {
-        const char *src = getenv("CALLSIG_SOURCE_DIR");
+        const char *src = getenv("CALLSIG_TEST_SOURCE_DIR");
         char path[1200], buf[4096];
         FILE *fp;
         size_t n;
 
         if (!src || !*src)
-                TEST_FAIL("CALLSIG_SOURCE_DIR is not set (ctest sets it)");
+                src = getenv("CALLSIG_SOURCE_DIR");
+        if (!src || !*src)
+                TEST_FAIL("CALLSIG_TEST_SOURCE_DIR is not set (ctest sets "
+                          "it; or run with CALLSIG_SOURCE_DIR=<repo>)");
         snprintf(js_dir, sizeof(js_dir), "%s/tests/js", src);
         snprintf(lk_verify, sizeof(lk_verify), "%s/lk-verify.mjs", js_dir);
         snprintf(path, sizeof(path),
