@@ -1,49 +1,42 @@
 #!/usr/bin/python3
 """mockmongod: a MongoDB-wire test server for callsig's integration tests.
 
-Run it with Debian's interpreter (the first python3 on PATH may be a pyenv
-that cannot see Debian's dist-packages):
+    /usr/bin/python3 tests/mongo/mockmongod.py [--host 127.0.0.1] [--port 0] [--port-file FILE]
+                                               [--rs] [--verbose]
 
-    /usr/bin/python3 tests/mongo/mockmongod.py [--host 127.0.0.1] [--port 0]
-        [--port-file FILE] [--rs] [--verbose]
-
-It prints "READY <port>" once listening, writes the port to --port-file
-(atomically) and exits with status 0 on SIGTERM or SIGINT.
+Use Debian's /usr/bin/python3: the first python3 on PATH may be a pyenv that cannot see Debian's
+dist-packages.  Once listening it writes the port to --port-file (temp file + rename) and prints
+"READY <port>"; SIGTERM or SIGINT make it exit with status 0.
 
 Design
-------
-* mockupdb (python3-mockupdb 1.8) accepts connections (one thread each) and
-  parses OP_QUERY and OP_MSG frames, including document sequences.  Server
-  overrides mockupdb's per-connection loop so that every request is handled
-  while holding mockupdb's server lock: commands run one at a time, so each
-  command (a findAndModify, an update_one CAS) is atomic.  The loop also
-  closes the socket on unparsable frames instead of leaking it.
-* mongomock (python3-mongomock 4.1) is the storage and query engine.  Engine
-  maps each command onto it through a dispatch table, one handler per
-  command, and shapes replies like mongod 6.0 (writeErrors with code 11000,
-  cursors with getMore, lastErrorObject, error codes and codeNames).
-* Replies are encoded here with UUID representation "standard", so binary
-  subtype 4 UUIDs round-trip unchanged.
-* A few mongomock gaps are filled: $inc/$mul keep int64 and promote int32 on
-  overflow, $pull/$addToSet work on paths through array indexes, the
-  positional "$", "$[]" and "$[id]" + arrayFilters are resolved to concrete
-  indexes before mongomock sees the update, the stored document is restored
-  if an update fails half-way, upserted documents get _id first, and
-  filters of the form {_id: <scalar>} are served from the _id map.
-* MongoDB's configureFailPoint "failCommand" (admin db) is implemented:
-  errorCode, errorLabels, closeConnection, blockConnection/blockTimeMS,
-  writeConcernError, appName, and modes alwaysOn / off / {times} / {skip}.
-* Retryable writes (lsid + txnNumber) are deduplicated: a retry of the last
-  executed txnNumber of a session gets the stored reply.
+* mockupdb (python3-mockupdb 1.8) accepts connections, one thread each, and parses OP_QUERY and
+  OP_MSG frames (with document sequences).  Server replaces mockupdb's per-connection loop so that
+  each request is handled while holding mockupdb's server lock: commands run one at a time, which
+  makes every command (a findAndModify, an update_one compare-and-set) atomic.  Unparsable frames
+  close the connection; a failing handler only produces an ok:0 reply.
+* mongomock (python3-mongomock 4.1) stores the data and evaluates queries, updates and
+  aggregations.  Engine maps each command onto it (one handler per command, see Engine.table) and
+  shapes replies like mongod 6.0: writeErrors with code 11000 and keyPattern/keyValue, cursors
+  with getMore, lastErrorObject, codes and codeNames.
+* Where mongomock falls short it is patched or worked around: $inc/$mul keep int64 and promote
+  int32 on overflow; $pull/$addToSet work below array indexes; "$", "$[]" and "$[id]" (with
+  arrayFilters) are resolved to concrete indexes before mongomock sees the update; a document is
+  restored if its update fails half-way; upserted documents get _id first; {_id: <scalar>}
+  filters use the _id map instead of a scan; unique index builds honour partialFilterExpression.
+* Replies are encoded with UUID representation "standard": subtype-4 UUIDs round-trip unchanged.
+* configureFailPoint "failCommand" (admin db only): errorCode, errorLabels (RetryableWriteError is
+  added like mongod does for retryable codes on retryable writes), closeConnection,
+  blockConnection + blockTimeMS (other connections keep running), writeConcernError, appName, and
+  modes "alwaysOn", "off", {times: N}, {skip: N}.
+* Retryable writes: a retry of a session's last txnNumber gets the stored reply, not a re-run.
 
-Limits (see README.md): no transactions (code 20), no pipeline updates, no
-collation, no $text/geo queries, every query is a scan, TTL expiry happens
-on each access instead of every 60 s, error messages only resemble
-mongod's.
+Limits: no transactions (code 20), no pipeline updates, collation or $text/geo; every other query
+is a scan; TTL documents vanish at the next access rather than within 60 s.  See README.md.
 """
 
 import argparse
 import copy
+import datetime
 import itertools
 import json
 import os
@@ -52,7 +45,6 @@ import socket
 import struct
 import sys
 import time
-import datetime
 from collections import OrderedDict
 
 import bson
@@ -62,51 +54,45 @@ from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 from bson.int64 import Int64
 from bson.objectid import ObjectId
+from bson.regex import Regex
 from bson.timestamp import Timestamp
 from mongomock import collection as mm_collection
 from mongomock import helpers as mm_helpers
 from mongomock.filtering import filter_applies
 from pymongo.errors import DuplicateKeyError, OperationFailure, WriteError
 
-CODEC = CodecOptions(document_class=dict,
-                     uuid_representation=UuidRepresentation.STANDARD)
-mockupdb.CODEC_OPTIONS = CODEC  # used by mockupdb when decoding requests
-
+CODEC = CodecOptions(document_class=dict, uuid_representation=UuidRepresentation.STANDARD)
+mockupdb.CODEC_OPTIONS = CODEC  # mockupdb decodes requests with this
 MAX_BSON = 16 * 1024 * 1024
-MORE_TO_COME = mockupdb.OP_MSG_FLAGS['moreToCome']
 MISSING = object()
 CODE_NAMES = {
     1: 'InternalError', 2: 'BadValue', 9: 'FailedToParse', 13: 'Unauthorized',
-    14: 'TypeMismatch', 20: 'IllegalOperation', 26: 'NamespaceNotFound',
-    27: 'IndexNotFound', 43: 'CursorNotFound', 48: 'NamespaceExists',
-    53: 'InvalidIdField', 59: 'CommandNotFound', 66: 'ImmutableField',
-    67: 'CannotCreateIndex', 72: 'InvalidOptions', 73: 'InvalidNamespace',
-    85: 'IndexOptionsConflict', 86: 'IndexKeySpecsConflict',
-    89: 'NetworkTimeout', 91: 'ShutdownInProgress', 112: 'WriteConflict',
-    189: 'PrimarySteppedDown', 10107: 'NotWritablePrimary',
+    14: 'TypeMismatch', 20: 'IllegalOperation', 26: 'NamespaceNotFound', 27: 'IndexNotFound',
+    43: 'CursorNotFound', 48: 'NamespaceExists', 53: 'InvalidIdField', 59: 'CommandNotFound',
+    66: 'ImmutableField', 67: 'CannotCreateIndex', 72: 'InvalidOptions', 73: 'InvalidNamespace',
+    85: 'IndexOptionsConflict', 86: 'IndexKeySpecsConflict', 89: 'NetworkTimeout',
+    91: 'ShutdownInProgress', 189: 'PrimarySteppedDown', 10107: 'NotWritablePrimary',
     11000: 'DuplicateKey', 11600: 'InterruptedAtShutdown'}
-RETRYABLE_CODES = {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602,
-                   13435, 13436}
+RETRYABLE_CODES = {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
 RETRYABLE_WRITES = {'insert', 'update', 'delete', 'findAndModify'}
-UPDATE_OPS = {'$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename',
-              '$currentDate', '$setOnInsert', '$push', '$pull', '$pullAll',
-              '$addToSet', '$pop'}
+UPDATE_OPS = {'$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$currentDate',
+              '$setOnInsert', '$push', '$pull', '$pullAll', '$addToSet', '$pop'}
 
 
 class CmdError(Exception):
-    """A command failure reported to the client as ok:0 / a writeError."""
+    """A failure reported to the client as ok:0 or as a writeErrors entry."""
 
     def __init__(self, code, msg, **extra):
         super().__init__(msg)
         self.code, self.extra = code, extra
 
 
-class Stop(Exception):
-    """SIGTERM or SIGINT arrived."""
-
-
 class Close(Exception):
-    """failCommand closeConnection: drop the socket without replying."""
+    """failCommand closeConnection: drop the connection without replying."""
+
+
+class Stop(Exception):
+    """SIGTERM or SIGINT."""
 
 
 def error_fields(exc):
@@ -114,7 +100,7 @@ def error_fields(exc):
         code, msg, extra = exc.code, str(exc), exc.extra
     elif isinstance(exc, OperationFailure):
         code, msg, extra = exc.code or 2, str(exc), {}
-    else:
+    else:  # a mongomock limitation or a bug here: report it, keep serving
         code, msg, extra = 1, '%s: %s' % (type(exc).__name__, exc), {}
     out = {'code': code, 'errmsg': msg}
     if code in CODE_NAMES:
@@ -123,21 +109,19 @@ def error_fields(exc):
     return out
 
 
-# ---- helpers on documents -------------------------------------------------
+# ---- document helpers and the update operators mongomock lacks or gets wrong ----
 
 def is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def bson_eq(a, b):
-    """Equality as BSON sees it: field order matters, true != 1."""
+    """Equality as BSON sees it: field order matters and true != 1."""
     if isinstance(a, dict) and isinstance(b, dict):
         return list(a) == list(b) and all(bson_eq(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(map(bson_eq, a, b))
-    if is_num(a) and is_num(b):
-        return a == b
-    return type(a) is type(b) and a == b
+    return a == b if is_num(a) and is_num(b) else type(a) is type(b) and a == b
 
 
 def get_path(node, part):
@@ -150,9 +134,8 @@ def get_path(node, part):
 
 def put_path(node, part, value):
     if isinstance(node, list):
-        i = int(part)
-        node.extend([None] * (i + 1 - len(node)))
-        node[i] = value
+        node.extend([None] * (int(part) + 1 - len(node)))
+        node[int(part)] = value
     else:
         node[part] = value
 
@@ -167,21 +150,13 @@ def id_first(doc):
     return doc
 
 
-def store_key(_id):
-    return mm_helpers.hashdict(_id) if isinstance(_id, dict) else _id
-
-
 def fmt_value(v):
     if isinstance(v, str):
         return json.dumps(v)
-    if isinstance(v, ObjectId):
-        return "ObjectId('%s')" % v
-    return 'null' if v is None else str(v)
+    return "ObjectId('%s')" % v if isinstance(v, ObjectId) else 'null' if v is None else str(v)
 
 
-# ---- update operators mongomock lacks or gets wrong (parent, field, value) --
-
-def _arith(name, op):
+def _arith(name, op):  # mongomock updaters are called as (parent, field, value)
     def updater(parent, field, value):
         old = get_path(parent, field)
         if not is_num(value):
@@ -190,22 +165,20 @@ def _arith(name, op):
         if old is MISSING:  # $inc: 0 + v, $mul: 0 of the multiplier's type
             old = type(value)(0)
         elif not is_num(old):
-            raise WriteError("Cannot apply %s to a value of non-numeric type."
-                             " {_id: ?} has the field '%s' of non-numeric type"
-                             " %s" % (name, field, type(old).__name__), 14)
+            raise WriteError("Cannot apply %s to a value of non-numeric type: the field '%s' is a %s"
+                             % (name, field, type(old).__name__), 14)
         res = op(old, value)
-        if not isinstance(res, float) and (
-                isinstance(old, Int64) or isinstance(value, Int64)
-                or not -2 ** 31 <= res < 2 ** 31):
+        if not isinstance(res, float) and (isinstance(old, Int64) or isinstance(value, Int64)
+                                           or not -2 ** 31 <= res < 2 ** 31):
             res = Int64(res)
         put_path(parent, field, res)
     return updater
 
 
-def _pull_matches(cond, el):
+def pull_matches(cond, el):
+    """Does array element `el` match a $pull (or $elemMatch) condition?"""
     if isinstance(cond, dict) and cond:
-        if all(k.startswith('$') for k in cond) and \
-                not set(cond) & {'$and', '$or', '$nor'}:
+        if all(k.startswith('$') for k in cond) and not set(cond) & {'$and', '$or', '$nor'}:
             return filter_applies({'v': cond}, {'v': el})
         return isinstance(el, dict) and filter_applies(cond, el)
     return bson_eq(cond, el)
@@ -214,7 +187,7 @@ def _pull_matches(cond, el):
 def _pull(parent, field, cond):
     arr = get_path(parent, field)
     if isinstance(arr, list):
-        arr[:] = [el for el in arr if not _pull_matches(cond, el)]
+        arr[:] = [el for el in arr if not pull_matches(cond, el)]
     elif arr is not MISSING:
         raise WriteError('Cannot apply $pull to a non-array value', 2)
 
@@ -225,47 +198,41 @@ def _add_to_set(parent, field, value):
         arr = []
         put_path(parent, field, arr)
     if not isinstance(arr, list):
-        raise WriteError("Cannot apply $addToSet to non-array field. Field "
-                         "named '%s' has non-array type" % field, 2)
-    items = value['$each'] if isinstance(value, dict) and '$each' in value \
-        else [value]
-    for item in items:
+        raise WriteError("Cannot apply $addToSet to non-array field '%s'" % field, 2)
+    for item in value['$each'] if isinstance(value, dict) and '$each' in value else [value]:
         if not any(bson_eq(item, x) for x in arr):
             arr.append(copy.deepcopy(item))
 
 
-mm_collection._updaters.update({
-    '$inc': _arith('increment', lambda a, b: a + b),
-    '$mul': _arith('multiply', lambda a, b: a * b),
-    '$pull': _pull, '$addToSet': _add_to_set})
-
-_ID_SCALARS = (str, int, float, ObjectId, datetime.datetime)
-_orig_iter_documents = mm_collection.Collection._iter_documents
+mm_collection._updaters.update({'$inc': _arith('$inc', lambda a, b: a + b),
+                                '$mul': _arith('$mul', lambda a, b: a * b),
+                                '$pull': _pull, '$addToSet': _add_to_set})
+_scan_documents = mm_collection.Collection._iter_documents
 
 
 def _iter_documents(self, filter):
-    """Serve {_id: <scalar>} from the _id map instead of scanning."""
+    """Serve {_id: <scalar>} from mongomock's _id map instead of scanning."""
     if type(filter) is dict and len(filter) == 1 and '_id' in filter:
         _id = filter['_id']
-        if isinstance(_id, _ID_SCALARS) and not isinstance(_id, bool):
+        if isinstance(_id, (str, int, float, ObjectId, datetime.datetime)) and \
+                not isinstance(_id, bool):
             try:
                 return iter([self._store[_id]])
             except KeyError:
                 return iter(())
-    return _orig_iter_documents(self, filter)
+    return _scan_documents(self, filter)
 
 
 mm_collection.Collection._iter_documents = _iter_documents
 
 
-# ---- the command engine ---------------------------------------------------
+# ---- the command engine (every method runs with the server lock held) ----
 
 class Conn(object):
     ids = itertools.count(1)
 
-    def __init__(self, sock, peer):
-        self.sock, self.peer, self.id = sock, peer, next(Conn.ids)
-        self.appname = None
+    def __init__(self, sock):
+        self.sock, self.id, self.appname = sock, next(Conn.ids), None
 
 
 class Engine(object):
@@ -275,42 +242,32 @@ class Engine(object):
         self.cursors, self.failpoint = {}, None
         self.retries = OrderedDict()  # lsid id -> (txnNumber, reply)
         self.reply_ids = itertools.count(1)
+        hello, fam = self.cmd_hello, self.cmd_find_and_modify
         self.table = {
-            'hello': self.cmd_hello, 'isMaster': self.cmd_hello,
-            'ismaster': self.cmd_hello, 'ping': self.cmd_ok,
+            'hello': hello, 'isMaster': hello, 'ismaster': hello, 'ping': self.cmd_ok,
             'buildInfo': self.cmd_build_info, 'buildinfo': self.cmd_build_info,
-            'insert': self.cmd_insert, 'update': self.cmd_update,
-            'delete': self.cmd_delete, 'find': self.cmd_find,
-            'getMore': self.cmd_get_more, 'killCursors': self.cmd_kill_cursors,
-            'count': self.cmd_count, 'distinct': self.cmd_distinct,
-            'aggregate': self.cmd_aggregate,
-            'findAndModify': self.cmd_find_and_modify,
-            'findandmodify': self.cmd_find_and_modify,
-            'createIndexes': self.cmd_create_indexes,
-            'listIndexes': self.cmd_list_indexes,
+            'insert': self.cmd_insert, 'update': self.cmd_update, 'delete': self.cmd_delete,
+            'find': self.cmd_find, 'getMore': self.cmd_get_more,
+            'killCursors': self.cmd_kill_cursors, 'count': self.cmd_count,
+            'distinct': self.cmd_distinct, 'aggregate': self.cmd_aggregate,
+            'findAndModify': fam, 'findandmodify': fam,
+            'createIndexes': self.cmd_create_indexes, 'listIndexes': self.cmd_list_indexes,
             'dropIndexes': self.cmd_drop_indexes, 'create': self.cmd_create,
             'drop': self.cmd_drop, 'dropDatabase': self.cmd_drop_database,
             'listCollections': self.cmd_list_collections,
             'listDatabases': self.cmd_list_databases,
             'endSessions': self.cmd_ok, 'refreshSessions': self.cmd_ok,
-            'commitTransaction': self.cmd_no_txn,
-            'abortTransaction': self.cmd_no_txn,
-            'configureFailPoint': self.cmd_configure_fail_point,
-        }
-
-    # -- request plumbing (runs with the server lock held) --
+            'commitTransaction': self.cmd_no_txn, 'abortTransaction': self.cmd_no_txn,
+            'configureFailPoint': self.cmd_configure_fail_point}
 
     def handle(self, conn, req, unlocked):
-        """Answer one request.  Returns False to close the connection."""
+        """Answer one request; False means: close the connection."""
         start = time.monotonic()
-        if not isinstance(req, mockupdb.CommandBase):
+        if not isinstance(req, mockupdb.CommandBase):  # legacy opcodes: drivers do not use them
             if isinstance(req, (mockupdb.OpQuery, mockupdb.OpGetMore)):
-                self.send(conn, req, {'$err': 'legacy opcodes are not '
-                                      'supported', 'code': 2}, flags=2)
+                self.send(conn, req, {'$err': 'legacy opcodes are not supported', 'code': 2}, 2)
             return True
-        cmd = req.doc
-        if '$query' in cmd:
-            cmd = cmd['$query']
+        cmd = req.doc.get('$query', req.doc)
         db, name = req.namespace, next(iter(cmd), '')
         try:
             reply = self.run(conn, db, name, cmd, unlocked)
@@ -318,16 +275,16 @@ class Engine(object):
         except Close:
             self.log(conn, db, name, cmd, 'closeConnection', start)
             return False
-        except Exception as exc:  # never let a handler kill the connection
+        except Exception as exc:
             reply = dict(ok=0.0, **error_fields(exc))
-        if isinstance(req, mockupdb.OpMsg) and req.flags & MORE_TO_COME:
-            status = 'no reply'
+        if isinstance(req, mockupdb.OpMsg) and req.flags & mockupdb.OP_MSG_FLAGS['moreToCome']:
+            status = 'w:0, no reply'
         else:
             try:
                 self.send(conn, req, reply)
             except OSError:
                 return False
-            status = 'ok' if reply['ok'] else 'code=%s' % reply['code']
+            status = 'ok' if reply['ok'] else 'code %s' % reply['code']
         self.log(conn, db, name, cmd, status, start)
         return True
 
@@ -337,14 +294,12 @@ class Engine(object):
             raise CmdError(59, "no such command: '%s'" % name)
         wce = self.check_failpoint(conn, name, cmd, unlocked)
         if 'startTransaction' in cmd or 'autocommit' in cmd:
-            self.cmd_no_txn(conn, db, cmd)
+            self.cmd_no_txn()
         retry = None
-        if name in RETRYABLE_WRITES and 'txnNumber' in cmd and \
-                isinstance(cmd.get('lsid'), dict):
+        if name in RETRYABLE_WRITES and 'txnNumber' in cmd and isinstance(cmd.get('lsid'), dict):
             retry = (cmd['lsid'].get('id'), cmd['txnNumber'])
-            seen = self.retries.get(retry[0])
-            if seen and seen[0] == retry[1]:
-                return copy.deepcopy(seen[1])
+            if self.retries.get(retry[0], (None,))[0] == retry[1]:
+                return copy.deepcopy(self.retries[retry[0]][1])
         reply = handler(conn, db, cmd)
         if retry:
             self.retries[retry[0]] = (retry[1], copy.deepcopy(reply))
@@ -362,11 +317,10 @@ class Engine(object):
             body = bson.encode(dict(ok=0.0, **error_fields(exc)))
         if isinstance(req, mockupdb.OpMsg):
             opcode, payload = 2013, struct.pack('<IB', 0, 0) + body
-        else:
+        else:  # OP_REPLY to an OP_QUERY (the handshake of older drivers)
             opcode, payload = 1, struct.pack('<iqii', flags, 0, 0, 1) + body
-        header = struct.pack('<iiii', 16 + len(payload), next(self.reply_ids),
-                             req.request_id, opcode)
-        conn.sock.sendall(header + payload)
+        conn.sock.sendall(struct.pack('<iiii', 16 + len(payload), next(self.reply_ids),
+                                      req.request_id, opcode) + payload)
 
     def log(self, conn, db, name, cmd, status, start):
         if self.verbose:
@@ -377,9 +331,9 @@ class Engine(object):
             sys.stderr.flush()
 
     def check_failpoint(self, conn, name, cmd, unlocked):
+        """Apply failCommand; returns a writeConcernError to attach, if any."""
         fp = self.failpoint
-        if not fp or name == 'configureFailPoint' or \
-                name not in fp['data'].get('failCommands', ()):
+        if not fp or name == 'configureFailPoint' or name not in fp['data']['failCommands']:
             return None
         data = fp['data']
         if data.get('appName') is not None and data['appName'] != conn.appname:
@@ -392,18 +346,17 @@ class Engine(object):
             if fp['times'] <= 0:
                 self.failpoint = None
         if data.get('blockConnection'):
-            with unlocked():  # let other connections run meanwhile
+            with unlocked():  # other connections keep running meanwhile
                 time.sleep(max(0, data.get('blockTimeMS', 0)) / 1000.0)
         if data.get('closeConnection'):
             raise Close()
         if data.get('errorCode') is not None:
             code, labels = int(data['errorCode']), data.get('errorLabels')
-            if labels is None and code in RETRYABLE_CODES and \
-                    name in RETRYABLE_WRITES and 'txnNumber' in cmd:
+            if labels is None and code in RETRYABLE_CODES and name in RETRYABLE_WRITES \
+                    and 'txnNumber' in cmd:
                 labels = ['RetryableWriteError']
             extra = {'errorLabels': list(labels)} if labels else {}
-            raise CmdError(code, "Failing command via 'failCommand' "
-                           "failpoint", **extra)
+            raise CmdError(code, "Failing command via 'failCommand' failpoint", **extra)
         return data.get('writeConcernError')
 
     # -- argument helpers --
@@ -413,36 +366,37 @@ class Engine(object):
         value = cmd.get(field)
         if value is None:
             if required:
-                raise CmdError(40414, "BSON field '%s.%s' is missing but a "
-                               "required field" % (next(iter(cmd)), field))
+                raise CmdError(40414, "BSON field '%s.%s' is missing but a required field"
+                               % (next(iter(cmd)), field))
             return default
         if not isinstance(value, types):
-            raise CmdError(14, "BSON field '%s.%s' is the wrong type '%s'" % (
-                next(iter(cmd)), field, type(value).__name__))
+            raise CmdError(14, "BSON field '%s.%s' is the wrong type '%s'"
+                           % (next(iter(cmd)), field, type(value).__name__))
         return value
 
-    def coll(self, db, cmd, field=None):
-        name = cmd.get(field or next(iter(cmd)))
-        bad = set(' ./\\"$\0')
-        if not db or bad & set(db):
+    def coll(self, db, cmd):
+        name = cmd[next(iter(cmd))]
+        if not db or set(db) & set(' ./\\"$\0'):
             raise CmdError(73, "Invalid database name: '%s'" % db)
-        if not isinstance(name, str) or not name or '$' in name or \
-                '\0' in name or name.startswith('.') or name.endswith('.'):
-            raise CmdError(73, "Invalid namespace specified '%s.%s'" % (
-                db, name))
+        if not isinstance(name, str) or not name or set(name) & set('$\0') or \
+                name.startswith('.') or name.endswith('.'):
+            raise CmdError(73, "Invalid namespace specified '%s.%s'" % (db, name))
         return self.client[db][name]
 
     @staticmethod
     def sort_spec(sort):
         if not sort:
             return None
-        if not isinstance(sort, dict):
-            raise CmdError(14, 'sort must be a document')
-        for key, direction in sort.items():
-            if not is_num(direction) or direction not in (1, -1):
-                raise CmdError(2, 'bad sort specification for %s (only 1 and '
-                               '-1 are supported)' % key)
+        if not isinstance(sort, dict) or not all(is_num(d) and d in (1, -1)
+                                                 for d in sort.values()):
+            raise CmdError(2, 'bad sort specification %s (only 1 and -1 are supported)' % sort)
         return [(k, int(d)) for k, d in sort.items()]
+
+    @staticmethod
+    def batch_size(value):
+        if value is not None and (not is_num(value) or value < 0):
+            raise CmdError(2, 'batchSize must be a non-negative number')
+        return None if value is None else int(value)
 
     # -- cursors --
 
@@ -451,14 +405,12 @@ class Engine(object):
         cid = 0
         if len(docs) > first and not single:
             cid = int.from_bytes(os.urandom(8), 'big') & (2 ** 63 - 1) or 1
-            self.cursors[cid] = {'ns': ns, 'docs': docs[first:],
-                                 'used': time.monotonic()}
-        return {'cursor': {'firstBatch': docs[:first], 'id': Int64(cid),
-                           'ns': ns}}
+            self.cursors[cid] = {'ns': ns, 'docs': docs[first:], 'used': time.monotonic()}
+        return {'cursor': {'firstBatch': docs[:first], 'id': Int64(cid), 'ns': ns}}
 
     @staticmethod
     def take(docs, limit):
-        """How many docs go into one batch (limit None = no count limit)."""
+        """How many of `docs` fit in one batch (limit None: as many as fit in 16 MiB)."""
         n = size = 0
         while n < len(docs) and (limit is None or n < limit):
             size += len(bson.encode(docs[n], codec_options=CODEC))
@@ -467,157 +419,145 @@ class Engine(object):
             n += 1
         return n
 
-    # -- command handlers: each returns the reply without 'ok' --
+    # -- command handlers: each returns its reply without 'ok' --
 
     def cmd_ok(self, conn, db, cmd):
         return {}
 
-    def cmd_no_txn(self, conn, db, cmd):
+    def cmd_no_txn(self, *_):
         raise CmdError(20, 'Transactions are not supported by mockmongod')
 
     def cmd_hello(self, conn, db, cmd):
-        meta = cmd.get('client')
-        if isinstance(meta, dict) and isinstance(meta.get('application'), dict):
-            conn.appname = meta['application'].get('name')
+        app = cmd.get('client', {}).get('application') if isinstance(cmd.get('client'), dict) \
+            else None
+        if isinstance(app, dict):
+            conn.appname = app.get('name')
         now = datetime.datetime.utcnow()
-        key = 'isWritablePrimary' if next(iter(cmd)) == 'hello' else 'ismaster'
-        # No topologyVersion: it would make libmongoc pools use streaming
-        # (exhaust) hello, which mockupdb cannot serve.
-        reply = {'helloOk': True, key: True, 'maxBsonObjectSize': MAX_BSON,
-                 'maxMessageSizeBytes': 48000000, 'maxWriteBatchSize': 100000,
-                 'localTime': now, 'logicalSessionTimeoutMinutes': 30,
-                 'connectionId': conn.id, 'minWireVersion': 0,
-                 'maxWireVersion': 17, 'readOnly': False}
+        # No topologyVersion: libmongoc pools would switch to streaming hello with the
+        # exhaustAllowed flag, which mockupdb cannot serve.
+        reply = {'helloOk': True, 'isWritablePrimary' if next(iter(cmd)) == 'hello'
+                 else 'ismaster': True, 'maxBsonObjectSize': MAX_BSON,
+                 'maxMessageSizeBytes': 48000000, 'maxWriteBatchSize': 100000, 'localTime': now,
+                 'logicalSessionTimeoutMinutes': 30, 'connectionId': conn.id,
+                 'minWireVersion': 0, 'maxWireVersion': 17, 'readOnly': False}
         if self.rs:
-            reply.update(
-                setName='rs0', setVersion=1, hosts=[self.me],
-                primary=self.me, me=self.me, secondary=False,
-                electionId=ObjectId('7fffffff0000000000000001'),
-                lastWrite={'opTime': {'ts': Timestamp(int(time.time()), 1),
-                                      't': Int64(1)}, 'lastWriteDate': now})
+            reply.update(setName='rs0', setVersion=1, hosts=[self.me], primary=self.me,
+                         me=self.me, secondary=False,
+                         electionId=ObjectId('7fffffff0000000000000001'),
+                         lastWrite={'opTime': {'ts': Timestamp(int(time.time()), 1),
+                                               't': Int64(1)}, 'lastWriteDate': now})
         return reply
 
     def cmd_build_info(self, conn, db, cmd):
-        return {'version': '6.0.0', 'versionArray': [6, 0, 0, 0],
-                'gitVersion': 'mockmongod', 'bits': 64, 'debug': False,
-                'maxBsonObjectSize': MAX_BSON, 'storageEngines': ['mongomock']}
+        return {'version': '6.0.0', 'versionArray': [6, 0, 0, 0], 'gitVersion': 'mockmongod',
+                'bits': 64, 'debug': False, 'maxBsonObjectSize': MAX_BSON}
 
     def cmd_configure_fail_point(self, conn, db, cmd):
         if db != 'admin':
-            raise CmdError(13, 'configureFailPoint may only be run against '
-                           'the admin database.')
+            raise CmdError(13, 'configureFailPoint may only be run against the admin database.')
         if cmd['configureFailPoint'] != 'failCommand':
-            raise CmdError(2, 'mockmongod only implements the failCommand '
-                           'failpoint')
+            raise CmdError(2, 'mockmongod only implements the failCommand failpoint')
         mode, data = cmd.get('mode'), self.arg(cmd, 'data', dict, {})
         if mode == 'off':
             self.failpoint = None
             return {'count': 0}
         if mode == 'alwaysOn':
             times, skip = None, 0
-        elif isinstance(mode, dict) and set(mode) <= {'times', 'skip'} and mode:
+        elif isinstance(mode, dict) and mode and set(mode) <= {'times', 'skip'}:
             times, skip = mode.get('times'), int(mode.get('skip', 0))
         else:
-            raise CmdError(2, 'mode must be "alwaysOn", "off", {times: N} '
-                           'or {skip: N}')
-        names = data.get('failCommands')
-        if not isinstance(names, list) or \
-                not all(isinstance(n, str) for n in names):
-            raise CmdError(2, 'data.failCommands must be an array of strings')
-        self.failpoint = None if times is not None and times <= 0 else {
-            'times': times, 'skip': skip, 'data': data}
+            raise CmdError(2, 'mode must be "alwaysOn", "off", {times: N} or {skip: N}')
+        if not isinstance(data.get('failCommands'), list):
+            raise CmdError(2, 'data.failCommands must be an array of command names')
+        on = times is None or times > 0
+        self.failpoint = {'times': times, 'skip': skip, 'data': data} if on else None
         return {'count': 0}
-
-    def write_reply(self, reply, errors):
-        if errors:
-            reply['writeErrors'] = errors
-        return reply
 
     def write_error(self, index, exc):
         fields = error_fields(exc)
         fields.pop('codeName', None)
         return dict(index=index, **fields)
 
-    def cmd_insert(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
-        docs = self.arg(cmd, 'documents', list, required=True)
-        ordered = cmd.get('ordered', True)
-        n, errors = 0, []
-        for i, doc in enumerate(docs):
-            try:
-                self.insert_one(coll, doc)
-                n += 1
-            except Exception as exc:
-                errors.append(self.write_error(i, exc))
-                if ordered:
-                    break
-        return self.write_reply({'n': n}, errors)
-
-    def insert_one(self, coll, doc):
-        if not isinstance(doc, dict):
-            raise CmdError(14, 'documents must be BSON documents')
-        doc = id_first(dict(doc)) if '_id' in doc else \
-            dict(_id=ObjectId(), **doc)
-        if isinstance(doc['_id'], (list, bson.regex.Regex)):
-            raise CmdError(53, "The '_id' value cannot be of type %s"
-                           % type(doc['_id']).__name__)
-        try:
-            coll.insert_one(doc)
-        except DuplicateKeyError:
-            raise self.dup_error(coll, doc, check_id=True)
-
-    def cmd_update(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
-        stmts = self.arg(cmd, 'updates', list, required=True)
-        ordered = cmd.get('ordered', True)
-        n = modified = 0
-        upserted, errors = [], []
-        for i, st in enumerate(stmts):
+    def write_batch(self, cmd, field, one):
+        """Run one(i, statement) over a write command's statements: (reply, counts)."""
+        errors = []
+        for i, st in enumerate(self.arg(cmd, field, list, required=True)):
             try:
                 if not isinstance(st, dict):
-                    raise CmdError(14, 'update statements must be documents')
-                m, mod, up = self.update(
-                    coll, st.get('q') or {}, st.get('u'), bool(st.get('multi')),
-                    bool(st.get('upsert')), st.get('arrayFilters'))
+                    raise CmdError(14, "'%s' entries must be documents" % field)
+                one(i, st)
             except Exception as exc:
                 errors.append(self.write_error(i, exc))
-                if ordered:
+                if cmd.get('ordered', True):
                     break
-                continue
-            n, modified = n + m, modified + mod
+        return {'writeErrors': errors} if errors else {}
+
+    def cmd_insert(self, conn, db, cmd):
+        coll, n = self.coll(db, cmd), [0]
+
+        def one(i, doc):
+            doc = id_first(dict(doc)) if '_id' in doc else dict(_id=ObjectId(), **doc)
+            if isinstance(doc['_id'], (list, Regex)):
+                raise CmdError(53, "The '_id' value cannot be of type %s"
+                               % type(doc['_id']).__name__)
+            try:
+                coll.insert_one(doc)
+            except DuplicateKeyError:
+                raise self.dup_error(coll, doc, check_id=True)
+            n[0] += 1
+        return dict({'n': n[0]}, **self.write_batch(cmd, 'documents', one))
+
+    def cmd_update(self, conn, db, cmd):
+        coll, counts, upserted = self.coll(db, cmd), [0, 0], []
+
+        def one(i, st):
+            m, mod, up = self.update(coll, st.get('q') or {}, st.get('u'), bool(st.get('multi')),
+                                     bool(st.get('upsert')), st.get('arrayFilters'))
+            counts[0] += m + (up is not MISSING)
+            counts[1] += mod
             if up is not MISSING:
-                n += 1
                 upserted.append({'index': i, '_id': up})
-        reply = {'n': n, 'nModified': modified}
+        errors = self.write_batch(cmd, 'updates', one)
+        reply = {'n': counts[0], 'nModified': counts[1]}
         if upserted:
             reply['upserted'] = upserted
-        return self.write_reply(reply, errors)
+        return dict(reply, **errors)
 
-    def check_update(self, u, multi):
+    def cmd_delete(self, conn, db, cmd):
+        coll, n = self.coll(db, cmd), [0]
+
+        def one(i, st):
+            if st.get('limit', 0) not in (0, 1):
+                raise CmdError(9, 'The limit field in delete objects must be 0 or 1. Got %s'
+                               % st['limit'])
+            n[0] += (coll.delete_one if st.get('limit') else coll.delete_many)(
+                st.get('q') or {}).deleted_count
+        return dict({'n': n[0]}, **self.write_batch(cmd, 'deletes', one))
+
+    # -- updates: mongomock does the work, one document at a time --
+
+    @staticmethod
+    def check_update(u, multi):
         """Validate an update document; True if it is a replacement."""
         if isinstance(u, list):
-            raise CmdError(2, 'pipeline-style updates are not supported by '
-                           'mockmongod')
+            raise CmdError(2, 'pipeline-style updates are not supported by mockmongod')
         if not isinstance(u, dict):
-            raise CmdError(14, 'update must be a document')
-        ops = [k for k in u if k.startswith('$')]
-        if not ops:
+            raise CmdError(14, 'the update must be a document')
+        if not any(k.startswith('$') for k in u):
             if multi:
-                raise CmdError(9, 'multi update is not supported for '
-                               'replacement-style update')
+                raise CmdError(9, 'multi update is not supported for replacement-style update')
             return True
-        for key in u:
+        for key, fields in u.items():
             if key not in UPDATE_OPS:
-                raise CmdError(9, 'Unknown modifier: %s. Expected a valid '
-                               'update modifier or pipeline-style update '
-                               'specified as an array' % key)
-            if not isinstance(u[key], dict):
-                raise CmdError(9, 'Modifiers operate on fields but we found '
-                               'type %s instead' % type(u[key]).__name__)
+                raise CmdError(9, 'Unknown modifier: %s. Expected a valid update modifier or '
+                               'pipeline-style update specified as an array' % key)
+            if not isinstance(fields, dict):
+                raise CmdError(9, 'Modifiers operate on fields but we found type %s instead'
+                               % type(fields).__name__)
         return False
 
     def update(self, coll, q, u, multi, upsert, array_filters, docs=None):
-        """Run one update statement: (matched, modified, upserted _id)."""
+        """Run one update statement; returns (matched, modified, upserted _id or MISSING)."""
         repl = self.check_update(u, multi)
         if not isinstance(q, dict):
             raise CmdError(14, 'the query must be a document')
@@ -626,118 +566,93 @@ class Engine(object):
             docs = list(coll.find(q, limit=0 if multi else 1))
         modified = 0
         for old in docs:
-            if repl:
-                if '_id' in u and not bson_eq(u['_id'], old['_id']):
-                    raise CmdError(66, "After applying the update, the "
-                                   "(immutable) field '_id' was found to have"
-                                   " been altered to _id: %s" % u['_id'])
-                new = u
-            else:
-                new = {op: self.expand_fields(fields, old, q, filters)
-                       for op, fields in u.items()}
+            if repl and '_id' in u and not bson_eq(u['_id'], old['_id']):
+                raise CmdError(66, "After applying the update, the (immutable) field '_id' was "
+                               "found to have been altered to _id: %s" % fmt_value(u['_id']))
+            new = u if repl else {op: self.expand_fields(fields, old, q, filters)
+                                  for op, fields in u.items()}
             try:
-                res = (coll.replace_one if repl else coll.update_one)(
-                    {'_id': old['_id']}, new)
+                res = (coll.replace_one if repl else coll.update_one)({'_id': old['_id']}, new)
             except Exception as exc:
-                coll._store[store_key(old['_id'])] = old  # undo partial work
+                _id = old['_id']
+                coll._store[mm_helpers.hashdict(_id) if isinstance(_id, dict) else _id] = old
                 if isinstance(exc, DuplicateKeyError):
-                    raise self.dup_error(coll, self.simulate(old, q, new, repl),
-                                         check_id=False)
-                if isinstance(exc, OperationFailure) and \
-                        'immutable' in str(exc):
+                    raise self.dup_error(coll, self.simulate(old, q, new, repl), check_id=False)
+                if isinstance(exc, OperationFailure) and 'immutable' in str(exc):
                     raise CmdError(66, str(exc))
                 raise
             modified += res.modified_count or 0
         if docs or not upsert:
             return len(docs), modified, MISSING
-        return 0, 0, self.upsert(coll, q, u, repl)
-
-    def upsert(self, coll, q, u, repl):
-        if not repl and any(p.startswith('$') for f in u.values()
-                            for path in f for p in path.split('.')):
-            raise CmdError(2, 'The positional operator did not find the match '
-                           'needed from the query.')
+        if not repl and any(p.startswith('$') for f in u.values() for path in f
+                            for p in path.split('.')):
+            raise CmdError(2, 'The positional operator did not find the match needed from the '
+                           'query.')
         try:
-            res = (coll.replace_one if repl else coll.update_one)(
-                q, u, upsert=True)
+            res = (coll.replace_one if repl else coll.update_one)(q, u, upsert=True)
         except DuplicateKeyError:
-            raise self.dup_error(coll, self.simulate(None, q, u, repl),
-                                 check_id=True)
-        try:
-            id_first(coll._store[store_key(res.upserted_id)])
-        except KeyError:  # already expired by a TTL index
-            pass
-        return res.upserted_id
+            raise self.dup_error(coll, self.simulate(None, q, u, repl), check_id=True)
+        if res.upserted_id in coll._store:  # unless a TTL index removed it already
+            id_first(coll._store[res.upserted_id])
+        return 0, 0, res.upserted_id
 
     @staticmethod
     def array_filters(u, array_filters, repl):
         filters = {}
         for f in array_filters or []:
             if not isinstance(f, dict) or not f:
-                raise CmdError(9, 'arrayFilters entries must be non-empty '
-                               'documents')
+                raise CmdError(9, 'arrayFilters entries must be non-empty documents')
             key = next(iter(f))
-            while key.startswith('$') and isinstance(f[key], list) and f[key]:
-                f2 = f[key][0]
-                key = next(iter(f2), '')
+            while key.startswith('$') and isinstance(f[key], list) and f[key]:  # $and/$or
+                key = next(iter(f[key][0]), '')
             filters[key.split('.')[0]] = f
         if filters and repl:
-            raise CmdError(9, 'arrayFilters may not be specified for a '
-                           'replacement-style update')
-        used = {p[2:-1] for fields in ([] if repl else u.values())
-                for path in fields for p in path.split('.')
-                if p.startswith('$[') and p != '$[]'}
+            raise CmdError(9, 'arrayFilters may not be used with a replacement-style update')
+        used = {p[2:-1] for fields in ([] if repl else u.values()) for path in fields
+                for p in path.split('.') if p.startswith('$[') and p != '$[]'}
         for ident in set(filters) - used:
-            raise CmdError(9, "The array filter for identifier '%s' was not "
-                           "used in the update %s" % (ident, u))
+            raise CmdError(9, "The array filter for identifier '%s' was not used in the update"
+                           % ident)
         return filters
 
     def expand_fields(self, fields, doc, q, filters):
-        """Resolve $, $[] and $[id] path parts to indexes in `doc`."""
+        """Rewrite the $, $[] and $[id] parts of update paths as indexes into `doc`."""
         out = {}
         for path, value in fields.items():
-            parts = path.split('.')
+            parts, found = path.split('.'), []
             if not any(p.startswith('$') for p in parts):
                 out[path] = value
                 continue
-            found = []
-            self.walk(doc, parts, 0, [], q, filters, found)
-            for concrete in found:
-                out[concrete] = value
+            self.walk(doc, parts, [], q, filters, found)
+            out.update((concrete, value) for concrete in found)
         return out
 
-    def walk(self, node, parts, i, prefix, q, filters, found):
-        if i == len(parts):
+    def walk(self, node, parts, prefix, q, filters, found):
+        if len(prefix) == len(parts):
             found.append('.'.join(prefix))
             return
-        part = parts[i]
-        if part == '$' or (part.startswith('$[') and part.endswith(']')):
-            if not isinstance(node, list):
-                raise CmdError(2, "The path '%s' must exist in the document in"
-                               " order to apply array updates."
-                               % '.'.join(prefix))
-            if part == '$':
-                where = '.'.join(p for p in prefix if not p.isdigit())
-                idx = [self.positional(node, where, q)]
-            elif part == '$[]':
-                idx = range(len(node))
-            else:
-                ident = part[2:-1]
-                if ident not in filters:
-                    raise CmdError(2, "No array filter found for identifier "
-                                   "'%s' in path '%s'" % (ident, '.'.join(parts)))
-                idx = [j for j, el in enumerate(node)
-                       if filter_applies(filters[ident], {ident: el})]
-            for j in idx:
-                self.walk(node[j], parts, i + 1, prefix + [str(j)], q,
-                          filters, found)
+        part = parts[len(prefix)]
+        if not (part == '$' or part.startswith('$[') and part.endswith(']')):
+            return self.walk(get_path(node, part), parts, prefix + [part], q, filters, found)
+        if not isinstance(node, list):
+            raise CmdError(2, "The path '%s' must exist in the document in order to apply array "
+                           "updates." % '.'.join(prefix))
+        if part == '$':
+            idx = [self.positional(node, '.'.join(p for p in prefix if not p.isdigit()), q)]
+        elif part == '$[]':
+            idx = range(len(node))
         else:
-            self.walk(get_path(node, part), parts, i + 1, prefix + [part], q,
-                      filters, found)
+            ident = part[2:-1]
+            if ident not in filters:
+                raise CmdError(2, "No array filter found for identifier '%s' in path '%s'"
+                               % (ident, '.'.join(parts)))
+            idx = [j for j, el in enumerate(node) if filter_applies(filters[ident], {ident: el})]
+        for j in idx:
+            self.walk(node[j], parts, prefix + [str(j)], q, filters, found)
 
     @staticmethod
     def positional(arr, where, q):
-        """Index of the array element the query matched (the "$" operator)."""
+        """Index of the element of array `where` that the query matched (for "$")."""
         conds = []
 
         def collect(query):
@@ -745,63 +660,51 @@ class Engine(object):
                 if key == '$and' and isinstance(cond, list):
                     for sub in cond:
                         collect(sub)
+                elif key == where and isinstance(cond, dict) and '$elemMatch' in cond:
+                    conds.append(lambda el, c=cond['$elemMatch']: pull_matches(c, el))
                 elif key == where:
-                    if isinstance(cond, dict) and '$elemMatch' in cond:
-                        conds.append(lambda el, c=cond['$elemMatch']:
-                                     _pull_matches(c, el))
-                    else:
-                        conds.append(lambda el, c=cond:
-                                     filter_applies({'v': c}, {'v': el}))
+                    conds.append(lambda el, c=cond: filter_applies({'v': c}, {'v': el}))
                 elif key.startswith(where + '.'):
                     sub = {key[len(where) + 1:]: cond}
-                    conds.append(lambda el, s=sub: isinstance(el, dict)
-                                 and filter_applies(s, el))
+                    conds.append(lambda el, s=sub: isinstance(el, dict) and filter_applies(s, el))
         collect(q)
         for j, el in enumerate(arr):
             if conds and all(c(el) for c in conds):
                 return j
-        raise CmdError(2, 'The positional operator did not find the match '
-                       'needed from the query.')
+        raise CmdError(2, 'The positional operator did not find the match needed from the query.')
 
     @staticmethod
     def simulate(old, q, u, repl):
-        """Apply an update on a scratch copy to learn the would-be document."""
+        """The document an update would produce, computed on a scratch copy."""
         try:
             scratch = mongomock.MongoClient().db.scratch
             if old is not None:
                 scratch.insert_one(copy.deepcopy(old))
                 q = {'_id': old['_id']}
-            (scratch.replace_one if repl else scratch.update_one)(
-                q, u, upsert=old is None)
+            (scratch.replace_one if repl else scratch.update_one)(q, u, upsert=old is None)
             return scratch.find_one()
         except Exception:
             return None
 
     def dup_error(self, coll, doc, check_id):
-        """Turn mongomock's bare DuplicateKeyError into mongod's E11000."""
+        """Turn mongomock's bare DuplicateKeyError into mongod's E11000 with the index."""
         ns = coll.full_name
-        if doc is not None and check_id and \
-                coll.find_one({'_id': doc['_id']}) is not None:
+        if doc is not None and check_id and coll.find_one({'_id': doc['_id']}) is not None:
             return self.e11000(ns, '_id_', {'_id': 1}, {'_id': doc['_id']})
-        for name, index in (coll._store.indexes.items() if doc else ()):
-            if not index.get('unique'):
+        for name, index in coll._store.indexes.items() if doc is not None else ():
+            values, pfe = self.index_values(doc, index['key']), index.get('partialFilterExpression')
+            if not index.get('unique') or pfe and not filter_applies(pfe, doc) or \
+                    index.get('sparse') and all(v is None for v in values.values()):
                 continue
-            values = self.index_values(doc, index['key'])
-            pfe = index.get('partialFilterExpression')
-            if index.get('sparse') and all(v is None for v in values.values()) \
-                    or pfe and not filter_applies(pfe, doc):
-                continue
-            clash = {'$and': [values, {'_id': {'$ne': doc['_id']}}, pfe or {}]}
-            if coll.find_one(clash) is not None:
+            if coll.find_one({'$and': [values, {'_id': {'$ne': doc['_id']}}, pfe or {}]}):
                 return self.e11000(ns, name, dict(index['key']), values)
         return CmdError(11000, 'E11000 duplicate key error collection: %s' % ns)
 
     @staticmethod
     def e11000(ns, name, pattern, values):
         shown = ', '.join('%s: %s' % (k, fmt_value(v)) for k, v in values.items())
-        return CmdError(11000, 'E11000 duplicate key error collection: %s '
-                        'index: %s dup key: { %s }' % (ns, name, shown),
-                        keyPattern=pattern, keyValue=values)
+        return CmdError(11000, 'E11000 duplicate key error collection: %s index: %s dup key: '
+                        '{ %s }' % (ns, name, shown), keyPattern=pattern, keyValue=values)
 
     @staticmethod
     def index_values(doc, key):
@@ -813,192 +716,136 @@ class Engine(object):
                 values[field] = None
         return values
 
-    def cmd_delete(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
-        stmts = self.arg(cmd, 'deletes', list, required=True)
-        ordered = cmd.get('ordered', True)
-        n, errors = 0, []
-        for i, st in enumerate(stmts):
-            try:
-                q, limit = st.get('q') or {}, st.get('limit', 0)
-                if limit not in (0, 1):
-                    raise CmdError(9, 'The limit field in delete objects must '
-                                   'be 0 or 1. Got %s' % limit)
-                n += (coll.delete_one if limit else coll.delete_many)(
-                    q).deleted_count
-            except Exception as exc:
-                errors.append(self.write_error(i, exc))
-                if ordered:
-                    break
-        return self.write_reply({'n': n}, errors)
+    # -- reads --
 
     def cmd_find(self, conn, db, cmd):
         coll = self.coll(db, cmd)
-        q = self.arg(cmd, 'filter', dict, {})
         skip = int(self.arg(cmd, 'skip', (int, float), 0))
         limit = int(self.arg(cmd, 'limit', (int, float), 0))
-        batch = self.arg(cmd, 'batchSize', (int, float))
-        single = bool(cmd.get('singleBatch'))
+        batch, single = self.batch_size(cmd.get('batchSize')), bool(cmd.get('singleBatch'))
         if limit < 0:
             limit, single = -limit, True
-        if skip < 0 or (batch is not None and batch < 0):
-            raise CmdError(2, 'skip and batchSize must be non-negative')
-        projection = self.arg(cmd, 'projection', dict) or None
+        if skip < 0:
+            raise CmdError(2, 'skip value must be non-negative, but received: %d' % skip)
         docs = [id_first(d) for d in coll.find(
-            q, projection=projection, sort=self.sort_spec(cmd.get('sort')),
-            skip=skip, limit=limit)]
+            self.arg(cmd, 'filter', dict, {}), projection=self.arg(cmd, 'projection', dict) or None,
+            sort=self.sort_spec(cmd.get('sort')), skip=skip, limit=limit)]
         if limit and batch is None:
             batch = limit
-        return self.make_cursor(coll.full_name, docs,
-                                None if batch is None else int(batch), single)
+        return self.make_cursor(coll.full_name, docs, batch, single)
 
     def cmd_get_more(self, conn, db, cmd):
-        cid = self.arg(cmd, 'getMore', int, required=True)
-        now = time.monotonic()
-        for stale in [k for k, c in self.cursors.items()
-                      if now - c['used'] > 600]:
+        cid, now = self.arg(cmd, 'getMore', int, required=True), time.monotonic()
+        for stale in [k for k, c in self.cursors.items() if now - c['used'] > 600]:
             del self.cursors[stale]
         cursor = self.cursors.get(cid)
         if cursor is None:
             raise CmdError(43, 'cursor id %d not found' % cid)
-        batch = self.arg(cmd, 'batchSize', (int, float)) or None
-        n = self.take(cursor['docs'], None if batch is None else int(batch))
-        docs, cursor['docs'], cursor['used'] = \
-            cursor['docs'][:n], cursor['docs'][n:], now
+        n = self.take(cursor['docs'], self.batch_size(cmd.get('batchSize')) or None)
+        docs, cursor['docs'], cursor['used'] = cursor['docs'][:n], cursor['docs'][n:], now
         if not cursor['docs']:
             del self.cursors[cid]
             cid = 0
-        return {'cursor': {'nextBatch': docs, 'id': Int64(cid),
-                           'ns': cursor['ns']}}
+        return {'cursor': {'nextBatch': docs, 'id': Int64(cid), 'ns': cursor['ns']}}
 
     def cmd_kill_cursors(self, conn, db, cmd):
         killed, missing = [], []
         for cid in self.arg(cmd, 'cursors', list, []):
             (killed if self.cursors.pop(cid, None) else missing).append(cid)
-        return {'cursorsKilled': killed, 'cursorsNotFound': missing,
-                'cursorsAlive': [], 'cursorsUnknown': []}
+        return {'cursorsKilled': killed, 'cursorsNotFound': missing, 'cursorsAlive': [],
+                'cursorsUnknown': []}
 
     def cmd_count(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
-        n = coll.count_documents(self.arg(cmd, 'query', dict, {}))
+        n = self.coll(db, cmd).count_documents(self.arg(cmd, 'query', dict, {}))
         n = max(0, n - int(self.arg(cmd, 'skip', (int, float), 0)))
         limit = abs(int(self.arg(cmd, 'limit', (int, float), 0)))
         return {'n': min(n, limit) if limit else n}
 
     def cmd_distinct(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
-        key = self.arg(cmd, 'key', str, required=True)
+        coll, key = self.coll(db, cmd), self.arg(cmd, 'key', str, required=True)
         return {'values': coll.distinct(key, self.arg(cmd, 'query', dict, {}))}
 
     def cmd_aggregate(self, conn, db, cmd):
-        if not isinstance(cmd.get('aggregate'), str):
-            raise CmdError(2, 'collection-less aggregate is not supported by '
+        if not isinstance(cmd.get('aggregate'), str) or cmd.get('explain'):
+            raise CmdError(2, 'collection-less aggregate and explain are not supported by '
                            'mockmongod')
         coll = self.coll(db, cmd)
         pipeline = self.arg(cmd, 'pipeline', list, required=True)
-        if cmd.get('explain'):
-            raise CmdError(2, 'explain is not supported by mockmongod')
-        cursor = self.arg(cmd, 'cursor', dict, required=True)
-        docs = [id_first(d) for d in coll.aggregate(pipeline)]
-        batch = cursor.get('batchSize')
-        return self.make_cursor(coll.full_name, docs,
-                                None if batch is None else int(batch))
+        batch = self.batch_size(self.arg(cmd, 'cursor', dict, required=True).get('batchSize'))
+        return self.make_cursor(coll.full_name, [id_first(d) for d in coll.aggregate(pipeline)],
+                                batch)
 
     def cmd_find_and_modify(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
-        q = self.arg(cmd, 'query', dict, {})
+        coll, q = self.coll(db, cmd), self.arg(cmd, 'query', dict, {})
         u, remove = cmd.get('update'), bool(cmd.get('remove'))
         new, upsert = bool(cmd.get('new')), bool(cmd.get('upsert'))
-        fields = self.arg(cmd, 'fields', dict) or None
-        if remove == (u is not None):
-            raise CmdError(9, 'Either an update or remove=true must be '
-                           'specified' if not remove else 'Cannot specify '
-                           'both an update and remove=true')
-        if remove and (new or upsert):
-            raise CmdError(9, 'Cannot specify both new=true/upsert=true and '
-                           'remove=true')
-        old = next(iter(coll.find(q, sort=self.sort_spec(cmd.get('sort')),
-                                  limit=1)), None)
-        last = {'n': 0}
-        value = old
-        if remove:
-            if old is not None:
-                coll.delete_one({'_id': old['_id']})
-                last['n'] = 1
-        else:
-            _, _, up = self.update(coll, q, u, False, upsert,
-                                   cmd.get('arrayFilters'),
+        if not remove and u is None:
+            raise CmdError(9, 'Either an update or remove=true must be specified')
+        if remove and (u is not None or new or upsert):
+            raise CmdError(9, 'remove=true cannot be combined with update, new or upsert')
+        old = next(iter(coll.find(q, sort=self.sort_spec(cmd.get('sort')), limit=1)), None)
+        last, value = {'n': int(old is not None)}, old
+        if remove and old is not None:
+            coll.delete_one({'_id': old['_id']})
+        elif not remove:
+            _, _, up = self.update(coll, q, u, False, upsert, cmd.get('arrayFilters'),
                                    docs=[] if old is None else [old])
-            last = {'n': int(old is not None or up is not MISSING),
-                    'updatedExisting': old is not None}
+            last['updatedExisting'] = old is not None
             if up is not MISSING:
-                last['upserted'] = up
-            target = old['_id'] if old is not None else up
-            if new and target is not MISSING:
-                value = coll.find_one({'_id': target})
+                last.update(n=1, upserted=up)
+            if new and (old is not None or up is not MISSING):
+                value = coll.find_one({'_id': old['_id'] if old is not None else up})
+        fields = self.arg(cmd, 'fields', dict)
         if value is not None and fields:
             value = coll._copy_only_fields(value, dict(fields), dict)
-        return {'lastErrorObject': last,
-                'value': None if value is None else id_first(value)}
+        return {'lastErrorObject': last, 'value': None if value is None else id_first(value)}
+
+    # -- indexes and namespaces --
 
     def cmd_create_indexes(self, conn, db, cmd):
         coll = self.coll(db, cmd)
-        specs = self.arg(cmd, 'indexes', list, required=True)
-        store = coll._store
-        existed = bool(store.is_created)
-        before = len(store.indexes) + 1
+        specs, store = self.arg(cmd, 'indexes', list, required=True), coll._store
+        existed, before = bool(store.is_created), len(store.indexes) + 1
         for spec in specs:
-            if not isinstance(spec, dict) or not isinstance(spec.get('key'),
-                                                            dict):
-                raise CmdError(9, 'each index spec needs a key document')
-            key, name = list(spec['key'].items()), spec.get('name')
-            if not key or not all(isinstance(d, str) or is_num(d) and d != 0
-                                  for _, d in key):
-                raise CmdError(67, 'Values in the index key pattern must be '
-                               'non-zero numbers or strings: %s' % spec['key'])
-            if not isinstance(name, str) or not name:
-                raise CmdError(9, 'index name must be a non-empty string')
-            if 'expireAfterSeconds' in spec and \
-                    not is_num(spec['expireAfterSeconds']):
+            if not isinstance(spec, dict) or not isinstance(spec.get('key'), dict) or \
+                    not isinstance(spec.get('name'), str) or not spec['name']:
+                raise CmdError(9, 'each index needs a key document and a name')
+            key, name = list(spec['key'].items()), spec['name']
+            if not key or not all(isinstance(d, str) or is_num(d) and d != 0 for _, d in key):
+                raise CmdError(67, 'bad index key pattern %s' % spec['key'])
+            if 'expireAfterSeconds' in spec and not is_num(spec['expireAfterSeconds']):
                 raise CmdError(2, 'expireAfterSeconds must be a number')
-            index = {k: v for k, v in spec.items()
-                     if k not in ('key', 'name', 'v', 'ns', 'background')}
+            index = {k: v for k, v in spec.items() if k not in ('name', 'v', 'ns', 'background')}
             index['key'] = key
-            if key == [('_id', 1)]:
+            if key == [('_id', 1)] or store.indexes.get(name) == index:
                 continue
             if name in store.indexes:
-                if store.indexes[name] == index:
-                    continue
-                same_key = store.indexes[name]['key'] == key
-                raise CmdError(85 if same_key else 86, 'An existing index has '
-                               'the same name as the requested index: %s' % name)
+                raise CmdError(85 if store.indexes[name]['key'] == key else 86, 'An existing '
+                               'index has the same name as the requested index: %s' % name)
             for other, existing in store.indexes.items():
                 if existing['key'] == key:
-                    raise CmdError(85, 'Index already exists with a different '
-                                   'name: %s' % other)
+                    raise CmdError(85, 'Index already exists with a different name: %s' % other)
             if index.get('unique'):
                 self.check_unique(coll, name, index)
-            store.create_index(name, index)
+            store.create_index(name, index)  # mongomock enforces unique, sparse, partial, TTL
+        store.create()
         reply = {'numIndexesBefore': before if existed else 1,
                  'numIndexesAfter': len(store.indexes) + 1,
                  'createdCollectionAutomatically': not existed}
         if reply['numIndexesBefore'] == reply['numIndexesAfter']:
             reply['note'] = 'all indexes already exist'
-        if not existed:
-            store.create()
         return reply
 
     def check_unique(self, coll, name, index):
+        """Existing documents must satisfy a new unique index (honouring partial/sparse)."""
         seen = set()
         for doc in coll.find(index.get('partialFilterExpression') or {}):
             values = self.index_values(doc, index['key'])
             if index.get('sparse') and all(v is None for v in values.values()):
                 continue
-            packed = bson.encode({'k': list(values.values())},
-                                 codec_options=CODEC)
+            packed = bson.encode({'k': list(values.values())}, codec_options=CODEC)
             if packed in seen:
-                raise self.e11000(coll.full_name, name, dict(index['key']),
-                                  values)
+                raise self.e11000(coll.full_name, name, dict(index['key']), values)
             seen.add(packed)
 
     def cmd_list_indexes(self, conn, db, cmd):
@@ -1007,33 +854,29 @@ class Engine(object):
             raise CmdError(26, 'ns does not exist: %s' % coll.full_name)
         out = [{'v': 2, 'key': {'_id': 1}, 'name': '_id_'}]
         for name, index in coll._store.indexes.items():
-            entry = {'v': 2, 'key': dict(index['key']), 'name': name}
-            entry.update((k, v) for k, v in index.items() if k != 'key')
-            out.append(entry)
-        batch = (cmd.get('cursor') or {}).get('batchSize')
-        return self.make_cursor(coll.full_name, out, batch)
+            out.append(dict({'v': 2, 'key': dict(index['key']), 'name': name},
+                            **{k: v for k, v in index.items() if k != 'key'}))
+        return self.make_cursor(coll.full_name, out,
+                                self.batch_size((cmd.get('cursor') or {}).get('batchSize')))
 
     def cmd_drop_indexes(self, conn, db, cmd):
         coll = self.coll(db, cmd)
-        store = coll._store
+        store, target = coll._store, cmd.get('index')
         if not store.is_created:
             raise CmdError(26, 'ns not found %s' % coll.full_name)
-        before, target = len(store.indexes) + 1, cmd.get('index')
+        before = len(store.indexes) + 1
         if target == '*':
             names = list(store.indexes)
-        elif isinstance(target, str):
-            names = [target]
-        elif isinstance(target, list):
-            names = target
+        elif isinstance(target, (str, list)):
+            names = [target] if isinstance(target, str) else target
         elif isinstance(target, dict):
             key = list(target.items())
-            names = [n for n, ix in store.indexes.items() if ix['key'] == key]
-            if key == [('_id', 1)]:
-                names = ['_id_']
+            names = ['_id_'] if key == [('_id', 1)] else \
+                [n for n, ix in store.indexes.items() if ix['key'] == key]
             if not names:
                 raise CmdError(27, "can't find index with key: %s" % target)
         else:
-            raise CmdError(14, 'index must be a string, array or document')
+            raise CmdError(14, 'index must be a name, a list of names, a key pattern or "*"')
         for name in names:
             if name == '_id_':
                 raise CmdError(72, 'cannot drop _id index')
@@ -1044,7 +887,7 @@ class Engine(object):
         return {'nIndexesWas': before}
 
     def cmd_create(self, conn, db, cmd):
-        coll = self.coll(db, cmd)
+        coll = self.coll(db, cmd)  # options (capped, validator, ...) are ignored
         if coll._store.is_created:
             raise CmdError(48, 'Collection %s already exists.' % coll.full_name)
         coll._store.create()
@@ -1056,82 +899,74 @@ class Engine(object):
             raise CmdError(26, 'ns not found')
         was = len(coll._store.indexes) + 1
         coll._store.drop()
-        self.kill_ns(coll.full_name)
+        self.kill_cursors(coll.full_name)
         return {'nIndexesWas': was, 'ns': coll.full_name}
 
-    def kill_ns(self, ns):
-        for cid in [k for k, c in self.cursors.items()
-                    if c['ns'] == ns or c['ns'].startswith(ns + '.')]:
+    def kill_cursors(self, ns):
+        for cid in [k for k, c in self.cursors.items() if c['ns'] == ns
+                    or c['ns'].startswith(ns + '.')]:
             del self.cursors[cid]
 
     def cmd_drop_database(self, conn, db, cmd):
         self.client.drop_database(db)
-        self.kill_ns(db)
+        self.kill_cursors(db)
         return {'dropped': db}
 
     def cmd_list_collections(self, conn, db, cmd):
-        flt = self.arg(cmd, 'filter', dict, {})
         out = []
         for name in sorted(self.client._store[db].list_created_collection_names()):
             entry = {'name': name, 'type': 'collection'}
             if not cmd.get('nameOnly'):
-                entry.update(options={}, info={'readOnly': False}, idIndex={
-                    'v': 2, 'key': {'_id': 1}, 'name': '_id_'})
-            if filter_applies(flt, entry):
+                entry.update(options={}, info={'readOnly': False},
+                             idIndex={'v': 2, 'key': {'_id': 1}, 'name': '_id_'})
+            if filter_applies(self.arg(cmd, 'filter', dict, {}), entry):
                 out.append(entry)
-        batch = (cmd.get('cursor') or {}).get('batchSize')
-        return self.make_cursor('%s.$cmd.listCollections' % db, out, batch)
+        return self.make_cursor('%s.$cmd.listCollections' % db, out,
+                                self.batch_size((cmd.get('cursor') or {}).get('batchSize')))
 
     def cmd_list_databases(self, conn, db, cmd):
-        flt, out, total = self.arg(cmd, 'filter', dict, {}), [], 0
+        out, total = [], 0
         for name in sorted(self.client._store.list_created_database_names()):
             dbs = self.client._store[name]
             size = sum(len(bson.encode(d, codec_options=CODEC))
-                       for c in dbs.list_created_collection_names()
-                       for d in dbs[c].documents)
-            entry = {'name': name} if cmd.get('nameOnly') else {
-                'name': name, 'sizeOnDisk': Int64(size), 'empty': size == 0}
-            if filter_applies(flt, entry):
+                       for c in dbs.list_created_collection_names() for d in dbs[c].documents)
+            entry = {'name': name} if cmd.get('nameOnly') else \
+                {'name': name, 'sizeOnDisk': Int64(size), 'empty': size == 0}
+            if filter_applies(self.arg(cmd, 'filter', dict, {}), entry):
                 out.append(entry)
                 total += size
         return {'databases': out, 'totalSize': Int64(total)}
 
 
-# ---- the server -----------------------------------------------------------
+# ---- the server ----
 
 class Server(mockupdb.MockupDB):
-    """mockupdb's accept loop and framing, with our own per-connection loop."""
+    """mockupdb's listener, accept thread and framing, with our own per-connection loop."""
 
     def __init__(self, engine, host, port):
         super().__init__(port=port, request_timeout=int(1e6))
-        self._address = (host, port)
-        self.engine = engine
+        self._address, self.engine = (host, port), engine
 
     def _server_loop(self, client, client_addr):
-        conn = Conn(client, client_addr)
-        try:
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+        conn = Conn(client)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._lock.acquire()
         try:
             while not self._stopped:
                 try:
-                    with self._unlock():  # other connections run meanwhile
+                    with self._unlock():  # other connections run while this one reads
                         req = mockupdb.mock_server_receive_request(client, self)
-                except Exception:  # peer closed, reset, or unparsable frame
+                except Exception:  # peer closed or reset, or an unparsable frame
                     break
                 try:
                     if not self.engine.handle(conn, req, self._unlock):
                         break
-                except Exception as exc:  # a bug in reply plumbing
-                    sys.stderr.write('mockmongod: dropping conn%d: %r\n'
-                                     % (conn.id, exc))
+                except Exception as exc:  # a bug in the reply path: drop only this connection
+                    sys.stderr.write('mockmongod: dropping conn%d: %r\n' % (conn.id, exc))
                     break
         finally:
             self._lock.release()
-            for call in (lambda: client.shutdown(socket.SHUT_RDWR),
-                         client.close):
+            for call in (lambda: client.shutdown(socket.SHUT_RDWR), client.close):
                 try:
                     call()
                 except OSError:
@@ -1139,16 +974,17 @@ class Server(mockupdb.MockupDB):
 
     def shutdown(self):
         self._stopped = True
+        socks = []
         try:
             self._listening_sock.close()
+            for _ in range(3):
+                try:
+                    socks = list(self._server_socks)
+                    break
+                except RuntimeError:  # the accept thread added a socket meanwhile
+                    pass
         except (OSError, AttributeError):  # AttributeError: never started
             pass
-        for _ in range(3):
-            try:
-                socks = list(self._server_socks)
-                break
-            except RuntimeError:  # the accept thread added one meanwhile
-                socks = []
         for sock in socks:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -1157,16 +993,12 @@ class Server(mockupdb.MockupDB):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description='MongoDB-wire test server (mockupdb + mongomock)')
+    parser = argparse.ArgumentParser(description='MongoDB-wire test server (mockupdb+mongomock)')
     parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=0,
-                        help='0 picks a free port')
-    parser.add_argument('--port-file', help='write the port number here')
-    parser.add_argument('--rs', action='store_true',
-                        help='advertise a one-member replica set "rs0"')
-    parser.add_argument('--verbose', action='store_true',
-                        help='log one line per command to stderr')
+    parser.add_argument('--port', type=int, default=0, help='0 (default) picks a free port')
+    parser.add_argument('--port-file', help='write the port number to this file')
+    parser.add_argument('--rs', action='store_true', help='advertise replica set "rs0"')
+    parser.add_argument('--verbose', action='store_true', help='log each command to stderr')
     args = parser.parse_args(argv)
 
     def on_signal(*_):
@@ -1182,8 +1014,7 @@ def main(argv=None):
             sys.stderr.write('mockmongod: cannot listen on %s:%d: %s\n'
                              % (args.host, args.port, exc))
             return 1
-        host = '127.0.0.1' if args.host in ('', '0.0.0.0') else args.host
-        engine.me = '%s:%d' % (host, port)
+        engine.me = '%s:%d' % ('127.0.0.1' if args.host in ('', '0.0.0.0') else args.host, port)
         if args.port_file:
             tmp = '%s.tmp%d' % (args.port_file, os.getpid())
             with open(tmp, 'w') as f:
@@ -1203,7 +1034,7 @@ def main(argv=None):
             pass
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)  # connection threads are daemons; do not wait for them
+    os._exit(0)  # connection threads are daemons: do not wait for them
 
 
 if __name__ == '__main__':
