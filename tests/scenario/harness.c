@@ -968,7 +968,7 @@ void env_verify_token_later(env_t *env, const char *token, const char *user,
 }
 
 void env_verify_tokens(env_t *env) {
-        char out_path[400], cmd[1400];
+        char out_path[400], cmd[2048];
         snprintf(out_path, sizeof(out_path), "%s/lk-verify.out", env->dir);
         snprintf(cmd, sizeof(cmd), "node '%s' --batch > '%s'",
                  env_source_path("tests/js/lk-verify.mjs"), out_path);
