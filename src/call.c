@@ -179,6 +179,7 @@ void cs_call_destroy(cs_call_t *call) {
         free(call->group_id);
         free(call->media_type);
         free(call->custom_data);
+        free(call->pending_timer_op);
         free(call);
 }
 
@@ -348,6 +349,13 @@ void cs_call_check_invite(const cs_call_t *call, const char *sender,
         size_t added = 0;
         for (size_t i = 0; i < invitees->cnt; i++) {
                 const cs_participant_t *part = cs_call_find(call, invitees->v[i]);
+                if (part && part->inviter) {
+                        /* A departed inviter rejoins with getTokenByRoomID;
+                         * as an invitee they could neither answer nor leave. */
+                        refuse(eff, CS_ERR_INVALID,
+                               "the call's inviter cannot be invited to it");
+                        return;
+                }
                 if (part && part_is_live(part)) {
                         refuse(eff, CS_ERR_INVALID,
                                "an invitee is already in this call");

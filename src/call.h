@@ -118,6 +118,11 @@ typedef struct cs_call_s {
         size_t event_cnt;
         size_t stored_event_cnt; /* events already in the store */
         int64_t rev;             /* compare-and-set revision */
+        /* Timer outbox: the operationID of a timer event whose
+         * notifications are not yet acknowledged by Kafka, and when its
+         * delivery was last started (ms). NULL when none. */
+        char *pending_timer_op;
+        int64_t pending_timer_at;
 } cs_call_t;
 
 /* What an action did, for the handler to carry out after the update. */

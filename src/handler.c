@@ -1228,10 +1228,11 @@ done:
         return err;
 }
 
-/* Fires the due ring timeouts of one call. */
+/* Fires the due ring timeouts of one call, or emits again a timer event
+ * whose delivery was started by a worker that did not finish it. */
 static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
-                             int64_t now, cs_outbox_t *out, char *errstr,
-                             size_t errstr_size) {
+                             int64_t now, cs_outbox_t *out, cs_strv_t *fired,
+                             char *errstr, size_t errstr_size) {
         cs_call_t *call = NULL;
         cs_effect_t eff = {0};
         cs_err_t err = CS_OK;
@@ -1243,6 +1244,28 @@ static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
                                          errstr_size);
                 if (err || !call)
                         goto done;
+                if (call->pending_timer_op) {
+                        /* One slot: the next deadline waits until the
+                         * previous timer event is delivered. */
+                        if (call->pending_timer_at > now - CS_TIMER_REDELIVER_MS)
+                                goto done;
+                        cs_event_t *ev = cs_call_find_event(call, call->pending_timer_op);
+                        call->pending_timer_at = now;
+                        err = cs_store_update_call(h->store, call, errstr, errstr_size);
+                        if (err == CS_ERR_RACE)
+                                continue;
+                        if (err)
+                                goto done;
+                        if (ev) {
+                                cs_log(CS_LOG_WARN, "TIMER",
+                                       "room %s: emitting undelivered timer event %s again",
+                                       call->room_id, ev->operation_id);
+                                emit_event(h, call, ev, out);
+                        }
+                        cs_strv_add(fired, call->room_id);
+                        cs_strv_add(fired, call->pending_timer_op);
+                        goto done;
+                }
                 /* One operationID per firing: the call and its revision. */
                 char rev[24], hex[33], op_id[48];
                 snprintf(rev, sizeof(rev), "%lld", (long long)call->rev);
@@ -1258,6 +1281,10 @@ static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
                 uint8_t *buf = pack_cancel(call->inviter_user_id, &inv, NULL, &len);
                 free_invitation_lists(&lists);
                 set_content(eff.event, buf, len);
+                call->pending_timer_op = strdup(op_id);
+                if (!call->pending_timer_op)
+                        abort();
+                call->pending_timer_at = now;
                 err = cs_store_update_call(h->store, call, errstr, errstr_size);
                 if (err == CS_ERR_RACE)
                         continue;
@@ -1267,6 +1294,8 @@ static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
                        call->room_id, eff.event->notify.cnt - 1,
                        cs_call_is_live(call) ? "" : ", call ended");
                 emit_event(h, call, eff.event, out);
+                cs_strv_add(fired, call->room_id);
+                cs_strv_add(fired, op_id);
                 /* The notifications are owed now; a line left held is stale
                  * and is taken over by the next claim. */
                 char lerr[256];
@@ -1284,12 +1313,26 @@ done:
 }
 
 cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now, cs_outbox_t *out,
-                          char *errstr, size_t errstr_size) {
+                          cs_strv_t *fired, char *errstr, size_t errstr_size) {
         cs_strv_t rooms = {0};
-        cs_err_t err = cs_store_find_due(h->store, now, TIMER_BATCH, &rooms,
-                                         errstr, errstr_size);
+        cs_err_t err = cs_store_find_due(h->store, now,
+                                         now - CS_TIMER_REDELIVER_MS,
+                                         TIMER_BATCH, &rooms, errstr,
+                                         errstr_size);
         for (size_t i = 0; !err && i < rooms.cnt; i++)
-                err = fire_timeout(h, rooms.v[i], now, out, errstr, errstr_size);
+                err = fire_timeout(h, rooms.v[i], now, out, fired, errstr,
+                                   errstr_size);
         cs_strv_clear(&rooms);
         return err;
+}
+
+void cs_handler_timer_delivered(cs_handler_t *h, const cs_strv_t *fired) {
+        char errstr[256];
+        for (size_t i = 0; i + 1 < fired->cnt; i += 2)
+                if (cs_store_clear_pending_timer(h->store, fired->v[i],
+                                                 fired->v[i + 1], errstr,
+                                                 sizeof(errstr)))
+                        cs_log(CS_LOG_WARN, "TIMER",
+                               "room %s: outbox not cleared (%s); it will be emitted again",
+                               fired->v[i], errstr);
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "call.h"
 #include "codec.h"
 #include "common.h"
 #include "config.h"
@@ -84,12 +85,27 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd,
 
 /**
  * Fires ring timeouts due at @p now: each due call is claimed with one
- * conditional update, so exactly one worker fires each deadline.
+ * conditional update, so exactly one worker fires each deadline. The
+ * update also puts the timer event into the call's outbox slot; a slot
+ * whose delivery started more than CS_TIMER_REDELIVER_MS ago (its worker
+ * died) is emitted again.
+ *
+ * @param fired  receives (roomID, operationID) pairs, one per emitted
+ *               timer event: pass it to cs_handler_timer_delivered() once
+ *               @p out was acknowledged.
  * @returns CS_OK, or CS_ERR_TRANSIENT after a store failure. Either way
  *          @p out holds the notifications of every call already fired: they
  *          are owed and must be produced.
  */
 cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now, cs_outbox_t *out,
-                          char *errstr, size_t errstr_size) CS_WUR;
+                          cs_strv_t *fired, char *errstr,
+                          size_t errstr_size) CS_WUR;
+
+/** Empties the outbox slots of @p fired (their notifications were
+ *  acknowledged). Failures are logged: the slot is re-emitted later. */
+void cs_handler_timer_delivered(cs_handler_t *h, const cs_strv_t *fired);
+
+/* A timer outbox slot older than this is emitted again by any worker. */
+#define CS_TIMER_REDELIVER_MS 30000
 
 #endif

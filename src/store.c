@@ -188,7 +188,9 @@ cs_err_t cs_store_init(cs_store_t *store, char *errstr, size_t errstr_size) {
                 BCON_INT32(1), "}", "name", "group_live", "}",
                 "2", "{", "key", "{", "participants.state", BCON_INT32(1),
                 "participants.ringUntil", BCON_INT32(1), "}", "name",
-                "ring_timer", "}");
+                "ring_timer", "}",
+                "3", "{", "key", "{", "pendingTimerAt", BCON_INT32(1), "}",
+                "name", "timer_outbox", "sparse", BCON_BOOL(true), "}");
         err = create_indexes(store, CALLS, calls, errstr, errstr_size);
         bson_destroy(calls);
         if (err)
@@ -282,6 +284,10 @@ static void append_mutable(bson_t *doc, const cs_call_t *call) {
                 BSON_APPEND_DATE_TIME(doc, "acceptedAt", call->accepted_at);
         if (call->ended_at)
                 BSON_APPEND_DATE_TIME(doc, "endedAt", call->ended_at);
+        if (call->pending_timer_op) {
+                BSON_APPEND_UTF8(doc, "pendingTimer", call->pending_timer_op);
+                BSON_APPEND_DATE_TIME(doc, "pendingTimerAt", call->pending_timer_at);
+        }
 }
 
 /* Lenient readers: a field of the wrong type reads as empty. */
@@ -438,6 +444,10 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
                         call->accepted_at = iter_date(&it);
                 else if (!strcmp(key, "endedAt"))
                         call->ended_at = iter_date(&it);
+                else if (!strcmp(key, "pendingTimer") && BSON_ITER_HOLDS_UTF8(&it))
+                        call->pending_timer_op = strdup(bson_iter_utf8(&it, NULL));
+                else if (!strcmp(key, "pendingTimerAt"))
+                        call->pending_timer_at = iter_date(&it);
                 else if (!strcmp(key, "rev"))
                         call->rev = BSON_ITER_HOLDS_INT64(&it)
                                             ? bson_iter_int64(&it)
@@ -605,7 +615,8 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
         return err;
 }
 
-cs_err_t cs_store_find_due(cs_store_t *store, int64_t now, size_t limit,
+cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
+                           int64_t stale_before, size_t limit,
                            cs_strv_t *room_ids, char *errstr,
                            size_t errstr_size) {
         lease_t l;
@@ -614,10 +625,13 @@ cs_err_t cs_store_find_due(cs_store_t *store, int64_t now, size_t limit,
         bson_iter_t it;
         cs_err_t err = CS_OK;
         bson_t *filter = BCON_NEW(
-                "participants", "{", "$elemMatch", "{", "state",
+                "$or", "[",
+                "{", "participants", "{", "$elemMatch", "{", "state",
                 BCON_UTF8("ringing"), "ringUntil", "{", "$lte",
                 BCON_DATE_TIME(now), "}", "}", "}", "state", "{", "$in", "[",
-                BCON_UTF8("ringing"), BCON_UTF8("active"), "]", "}");
+                BCON_UTF8("ringing"), BCON_UTF8("active"), "]", "}", "}",
+                "{", "pendingTimerAt", "{", "$lte", BCON_DATE_TIME(stale_before),
+                "}", "}", "]");
         bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)limit),
                                 "projection", "{", "_id", BCON_INT32(1), "}");
         lease(store, CALLS, &l);
@@ -634,6 +648,29 @@ cs_err_t cs_store_find_due(cs_store_t *store, int64_t now, size_t limit,
         mongoc_cursor_destroy(cur);
         unlease(store, &l);
         bson_destroy(opts);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_clear_pending_timer(cs_store_t *store, const char *room_id,
+                                      const char *operation_id, char *errstr,
+                                      size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(room_id), "pendingTimer",
+                                  BCON_UTF8(operation_id));
+        bson_t *update = BCON_NEW("$unset", "{", "pendingTimer", BCON_UTF8(""),
+                                  "pendingTimerAt", BCON_UTF8(""), "}", "$inc",
+                                  "{", "rev", BCON_INT64(1), "}");
+        lease(store, CALLS, &l);
+        if (!mongoc_collection_update_one(l.coll, filter, update, NULL, NULL,
+                                          &berr)) {
+                set_err(errstr, errstr_size, "clear timer outbox", &berr);
+                err = classify(&berr);
+        }
+        unlease(store, &l);
+        bson_destroy(update);
         bson_destroy(filter);
         return err;
 }

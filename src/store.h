@@ -5,7 +5,8 @@
  *   calls       one document per call, _id = roomID (contract section 7).
  *               Every change is one update_one filtered on {_id, rev}:
  *               a compare-and-set, so two workers racing on one call can
- *               never both win.
+ *               never both win. pendingTimer/pendingTimerAt hold the
+ *               timer event whose notifications are not yet delivered.
  *   lines       one document per busy line, _id = "user:<userID>" or
  *               "group:<groupID>", {roomID, at}. The unique _id is the
  *               atomic claim that makes busy lines hold across workers.
@@ -82,10 +83,18 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) CS_WUR;
 
 /** Collects up to @p limit roomIDs of live calls with a participant ringing
- *  past its deadline at @p now (ms). */
-cs_err_t cs_store_find_due(cs_store_t *store, int64_t now, size_t limit,
+ *  past its deadline at @p now (ms), or with a timer outbox entry whose
+ *  delivery started before @p stale_before (ms). */
+cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
+                           int64_t stale_before, size_t limit,
                            cs_strv_t *room_ids, char *errstr,
                            size_t errstr_size) CS_WUR;
+
+/** Empties the timer outbox of @p room_id if it still holds
+ *  @p operation_id (its notifications were acknowledged); bumps rev. */
+cs_err_t cs_store_clear_pending_timer(cs_store_t *store, const char *room_id,
+                                      const char *operation_id, char *errstr,
+                                      size_t errstr_size) CS_WUR;
 
 /**
  * Claims line @p line_id for @p room_id at @p now.

@@ -134,24 +134,29 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
 
 /* Fires due ring timeouts and delivers their notifications. The calls are
  * already written, so delivery is retried until it succeeds or the worker
- * stops. @returns false if the worker must stop. */
+ * stops; if it stops first, the records' timer outbox makes some worker
+ * emit them again. @returns false if the worker must stop. */
 static bool fire_timers(worker_t *w) {
         char errstr[512] = "";
         cs_outbox_t out = {0};
-        cs_err_t err = cs_handler_timer(w->handler, wall_ms(), &out, errstr,
-                                        sizeof(errstr));
+        cs_strv_t fired = {0};
+        cs_err_t err = cs_handler_timer(w->handler, wall_ms(), &out, &fired,
+                                        errstr, sizeof(errstr));
         if (err)
                 cs_log(CS_LOG_WARN, "TIMER", "%s", errstr);
         bool keep_going = true;
         int backoff = FIRST_BACKOFF_MS;
         while (out.cnt) {
                 err = cs_kafka_deliver(w->kafka, &out);
-                if (err == CS_OK)
+                if (err == CS_OK) {
+                        cs_handler_timer_delivered(w->handler, &fired);
                         break;
+                }
                 if (cs_err_is_fatal(err) || *w->stop) {
-                        cs_log(CS_LOG_ERR, "TIMER",
-                               "%zu timeout notification(s) not delivered",
-                               out.cnt);
+                        cs_log(CS_LOG_WARN, "TIMER",
+                               "%zu timeout notification(s) not delivered yet; "
+                               "they are emitted again after %d s",
+                               out.cnt, CS_TIMER_REDELIVER_MS / 1000);
                         keep_going = !cs_err_is_fatal(err);
                         break;
                 }
@@ -160,6 +165,7 @@ static bool fire_timers(worker_t *w) {
                         backoff *= 2;
         }
         cs_outbox_clear(&out);
+        cs_strv_clear(&fired);
         return keep_going;
 }
 

@@ -21,8 +21,9 @@ Design
 * Where mongomock falls short it is patched or worked around: $inc/$mul keep int64 and promote
   int32 on overflow; $pull/$addToSet work below array indexes; "$", "$[]" and "$[id]" (with
   arrayFilters) are resolved to concrete indexes before mongomock sees the update; a document is
-  restored if its update fails half-way; upserted documents get _id first; {_id: <scalar>}
-  filters use the _id map instead of a scan; unique index builds honour partialFilterExpression.
+  restored if its update fails half-way; upserted documents get _id first; filters with a
+  scalar _id look the document up instead of scanning; unique index builds honour
+  partialFilterExpression.
 * Replies are encoded with UUID representation "standard": subtype-4 UUIDs round-trip unchanged.
 * configureFailPoint "failCommand" (admin db only): errorCode, errorLabels (RetryableWriteError is
   added like mongod does for retryable codes on retryable writes), closeConnection,
@@ -150,6 +151,10 @@ def id_first(doc):
     return doc
 
 
+def store_key(_id):
+    return mm_helpers.hashdict(_id) if isinstance(_id, dict) else _id
+
+
 def fmt_value(v):
     if isinstance(v, str):
         return json.dumps(v)
@@ -165,7 +170,7 @@ def _arith(name, op):  # mongomock updaters are called as (parent, field, value)
         if old is MISSING:  # $inc: 0 + v, $mul: 0 of the multiplier's type
             old = type(value)(0)
         elif not is_num(old):
-            raise WriteError("Cannot apply %s to a value of non-numeric type: the field '%s' is a %s"
+            raise WriteError("Cannot apply %s to a value of non-numeric type: field '%s' is a %s"
                              % (name, field, type(old).__name__), 14)
         res = op(old, value)
         if not isinstance(res, float) and (isinstance(old, Int64) or isinstance(value, Int64)
@@ -211,15 +216,15 @@ _scan_documents = mm_collection.Collection._iter_documents
 
 
 def _iter_documents(self, filter):
-    """Serve {_id: <scalar>} from mongomock's _id map instead of scanning."""
-    if type(filter) is dict and len(filter) == 1 and '_id' in filter:
-        _id = filter['_id']
-        if isinstance(_id, (str, int, float, ObjectId, datetime.datetime)) and \
-                not isinstance(_id, bool):
-            try:
-                return iter([self._store[_id]])
-            except KeyError:
-                return iter(())
+    """Filters with {_id: <scalar>} look the document up instead of scanning the collection."""
+    _id = filter.get('_id') if type(filter) is dict else None
+    if isinstance(_id, (str, int, float, ObjectId, datetime.datetime)) and \
+            not isinstance(_id, bool):
+        try:
+            doc = self._store[_id]
+        except KeyError:
+            return iter(())
+        return iter([doc] if len(filter) == 1 or filter_applies(filter, doc) else [])
     return _scan_documents(self, filter)
 
 
@@ -505,7 +510,8 @@ class Engine(object):
             except DuplicateKeyError:
                 raise self.dup_error(coll, doc, check_id=True)
             n[0] += 1
-        return dict({'n': n[0]}, **self.write_batch(cmd, 'documents', one))
+        errors = self.write_batch(cmd, 'documents', one)
+        return dict({'n': n[0]}, **errors)
 
     def cmd_update(self, conn, db, cmd):
         coll, counts, upserted = self.coll(db, cmd), [0, 0], []
@@ -532,7 +538,8 @@ class Engine(object):
                                % st['limit'])
             n[0] += (coll.delete_one if st.get('limit') else coll.delete_many)(
                 st.get('q') or {}).deleted_count
-        return dict({'n': n[0]}, **self.write_batch(cmd, 'deletes', one))
+        errors = self.write_batch(cmd, 'deletes', one)
+        return dict({'n': n[0]}, **errors)
 
     # -- updates: mongomock does the work, one document at a time --
 
@@ -574,8 +581,7 @@ class Engine(object):
             try:
                 res = (coll.replace_one if repl else coll.update_one)({'_id': old['_id']}, new)
             except Exception as exc:
-                _id = old['_id']
-                coll._store[mm_helpers.hashdict(_id) if isinstance(_id, dict) else _id] = old
+                coll._store[store_key(old['_id'])] = old  # undo a half-applied update
                 if isinstance(exc, DuplicateKeyError):
                     raise self.dup_error(coll, self.simulate(old, q, new, repl), check_id=False)
                 if isinstance(exc, OperationFailure) and 'immutable' in str(exc):
@@ -592,8 +598,8 @@ class Engine(object):
             res = (coll.replace_one if repl else coll.update_one)(q, u, upsert=True)
         except DuplicateKeyError:
             raise self.dup_error(coll, self.simulate(None, q, u, repl), check_id=True)
-        if res.upserted_id in coll._store:  # unless a TTL index removed it already
-            id_first(coll._store[res.upserted_id])
+        if store_key(res.upserted_id) in coll._store:  # unless a TTL index removed it
+            id_first(coll._store[store_key(res.upserted_id)])
         return 0, 0, res.upserted_id
 
     @staticmethod
@@ -949,7 +955,10 @@ class Server(mockupdb.MockupDB):
 
     def _server_loop(self, client, client_addr):
         conn = Conn(client)
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self._lock.acquire()
         try:
             while not self._stopped:
