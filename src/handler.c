@@ -1033,7 +1033,9 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
         const char *group_id = cmd->req->getroombygroupid->groupid;
         cs_call_t *call = NULL;
         Openim__V2__ParticipantMetaData **pms = NULL;
+        Openim__V2__ParticipantMetaData *synth = NULL;
         Openim__V2__PublicUserInfo *infos = NULL;
+        bool *unpacked = NULL;
         size_t pm_cnt = 0;
         cs_err_t err;
 
@@ -1058,8 +1060,9 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
          * gave (or just their userID). */
         pms = calloc(call->part_cnt + 1, sizeof(*pms));
         infos = calloc(call->part_cnt + 1, sizeof(*infos));
-        Openim__V2__ParticipantMetaData *synth = calloc(call->part_cnt + 1, sizeof(*synth));
-        if (!pms || !infos || !synth)
+        synth = calloc(call->part_cnt + 1, sizeof(*synth));
+        unpacked = calloc(call->part_cnt + 1, sizeof(*unpacked));
+        if (!pms || !infos || !synth || !unpacked)
                 abort();
         for (size_t i = 0; i < call->part_cnt; i++) {
                 const cs_participant_t *part = &call->parts[i];
@@ -1069,6 +1072,7 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
                 if (part->meta)
                         pm = openim__v2__participant_meta_data__unpack(
                                 NULL, part->meta_len, part->meta);
+                unpacked[pm_cnt] = pm != NULL;
                 if (!pm) {
                         pm = &synth[i];
                         openim__v2__participant_meta_data__init(pm);
@@ -1090,12 +1094,13 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
         add_reply(h, out, cmd, CS_OK, NULL, &rb.resp);
         free_invitation_lists(&lists);
         for (size_t i = 0; i < pm_cnt; i++)
-                if (pms[i] < synth || pms[i] > &synth[call->part_cnt])
+                if (unpacked[i])
                         openim__v2__participant_meta_data__free_unpacked(pms[i], NULL);
-        free(synth);
 done:
         free(pms);
+        free(synth);
         free(infos);
+        free(unpacked);
         cs_call_destroy(call);
         return err;
 }

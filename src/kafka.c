@@ -41,8 +41,27 @@ struct cs_kafka_s {
 typedef struct delivery_s {
         size_t pending;
         size_t failed;
+        size_t permanent;  /* failures that trying again cannot fix */
         rd_kafka_resp_err_t last_err;
 } delivery_t;
+
+/* Broker answers that the same message will get again however often it is
+ * produced (librdkafka already waited out topic creation and metadata
+ * propagation before reporting an unknown topic). */
+static bool is_permanent_delivery_error(rd_kafka_resp_err_t err) {
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+        case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+                return true;
+        default:
+                return false;
+        }
+}
 
 static int64_t mono_ms(void) {
         struct timespec ts;
@@ -87,6 +106,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 return;
         if (rkm->err) {
                 d->failed++;
+                if (is_permanent_delivery_error(rkm->err))
+                        d->permanent++;
                 d->last_err = rkm->err;
                 cs_log(CS_LOG_WARN, "KAFKA", "delivery to %s failed: %s",
                        rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
@@ -375,7 +396,8 @@ static rd_kafka_resp_err_t produce_one(cs_kafka_t *k, const cs_out_msg_t *m,
         return err;
 }
 
-cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out) {
+cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out, char *errstr,
+                          size_t errstr_size) {
         delivery_t d = {0};
         for (size_t i = 0; i < out->cnt; i++) {
                 rd_kafka_resp_err_t err = produce_one(k, &out->msgs[i], &d);
@@ -383,6 +405,9 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out) {
                         cs_log(CS_LOG_WARN, "KAFKA", "produce to %s: %s",
                                out->msgs[i].topic, rd_kafka_err2str(err));
                         d.failed++;
+                        if (is_permanent_delivery_error(err))
+                                d.permanent++;
+                        d.last_err = err;
                         if (err == RD_KAFKA_RESP_ERR__FATAL)
                                 k->fatal = true;
                 } else {
@@ -403,6 +428,15 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out) {
         }
         if (k->fatal)
                 return CS_ERR_FATAL;
+        if (d.failed && d.failed == d.permanent) {
+                snprintf(errstr, errstr_size,
+                         "%zu of %zu output message(s) refused by the broker: %s",
+                         d.failed, out->cnt, rd_kafka_err2str(d.last_err));
+                return CS_ERR_UNDECODABLE;
+        }
+        if (d.failed)
+                snprintf(errstr, errstr_size, "%zu of %zu output message(s) not delivered: %s",
+                         d.failed, out->cnt, rd_kafka_err2str(d.last_err));
         return d.failed ? CS_ERR_TRANSIENT : CS_OK;
 }
 

@@ -55,12 +55,15 @@ void cs_kafka_begin(cs_kafka_t *k, const rd_kafka_message_t *rkm);
 
 /**
  * Produces every message of @p out and waits for the broker's answers.
- * @returns CS_OK when all were acknowledged, CS_ERR_TRANSIENT if any failed
+ * @returns CS_OK when all were acknowledged; CS_ERR_TRANSIENT if any failed
  *          (the caller produces the whole outbox again later: duplicates are
- *          the price of at-least-once), CS_ERR_FATAL on a fatal producer
- *          error.
+ *          the price of at-least-once); CS_ERR_UNDECODABLE if every failure
+ *          is one that producing again cannot fix (unknown topic, not
+ *          authorized, too large): the command is dead-lettered;
+ *          CS_ERR_FATAL on a fatal producer error. @p errstr says why.
  */
-cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out) CS_WUR;
+cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out, char *errstr,
+                          size_t errstr_size) CS_WUR;
 
 /** The command @p rkm is finished: its offset may be committed once every
  *  earlier command of its partition is finished too. */

@@ -110,8 +110,21 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                 dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr, &out);
                 err = CS_OK;
         }
-        if (err == CS_OK)
-                err = cs_kafka_deliver(w->kafka, &out);
+        if (err == CS_OK) {
+                err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
+                if (err == CS_ERR_UNDECODABLE && !(out.cnt && out.msgs[0].kind == CS_OUT_DEAD_LETTER)) {
+                        /* The broker refuses an output for good (unknown
+                         * topic, too large): what was delivered stays
+                         * delivered, the command goes to the dead-letter
+                         * topic with the reason instead of blocking its
+                         * partition. */
+                        cs_outbox_clear(&out);
+                        dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr, &out);
+                        err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
+                }
+                if (err == CS_ERR_UNDECODABLE)
+                        err = CS_ERR_TRANSIENT; /* the dead-letter topic itself */
+        }
 
         bool keep_going = true;
         if (err == CS_OK) {
@@ -147,8 +160,16 @@ static bool fire_timers(worker_t *w) {
         bool keep_going = true;
         int backoff = FIRST_BACKOFF_MS;
         while (out.cnt) {
-                err = cs_kafka_deliver(w->kafka, &out);
+                err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
                 if (err == CS_OK) {
+                        cs_handler_timer_delivered(w->handler, &fired);
+                        break;
+                }
+                if (err == CS_ERR_UNDECODABLE) {
+                        /* No producing again will help (the push topic
+                         * cannot exist): say so loudly and stop trying. */
+                        cs_log(CS_LOG_ERR, "TIMER",
+                               "giving up on timeout notifications: %s", errstr);
                         cs_handler_timer_delivered(w->handler, &fired);
                         break;
                 }

@@ -17,8 +17,10 @@
  *     fewer than two remain and nobody rings; the record's participant
  *     states, event types (in order) and endedAt are checked, and every
  *     line (users and group) is released;
- *   - tokens of the inviter, an accepted member (accept and
- *     getTokenByRoomID) verify with livekit-server-sdk.
+ *   - the notification content of the added invite names the adding user
+ *     as inviterUserID (behaviour.md: invites: inviterUserID := sendID);
+ *   - tokens of the inviter, an accepted member (accept, getTokenByRoomID
+ *     and the adding invite) verify with livekit-server-sdk.
  */
 #include "harness.h"
 
@@ -55,6 +57,9 @@ static void send_expect(env_t *env, cmd_t *c, int code, int resp_case) {
 /* Takes @p user's notification for @p op and checks it is a group event of
  * @p actor with content @p content_case about @p room; returns the
  * decoded content (caller frees). */
+/* The inviterUserID expected in notification content. */
+static const char *inviter_of_note = "ga";
+
 static Openim__V2__SignalReq *expect_group_note(env_t *env, const char *user,
                                                 const char *op,
                                                 const char *actor,
@@ -97,7 +102,7 @@ static Openim__V2__SignalReq *expect_group_note(env_t *env, const char *user,
         TEST_ASSERT(inv, "content has an invitation");
         TEST_STREQ(inv->roomid, room);
         TEST_STREQ(inv->groupid, GROUP);
-        TEST_STREQ(inv->inviteruserid, "ga");
+        TEST_STREQ(inv->inviteruserid, inviter_of_note);
         TEST_INTEQ(inv->sessiontype, 2);
         return req;
 }
@@ -243,8 +248,20 @@ int main(void) {
         r = expect_code(env, "gb", "g-add-ge", 0, RS(INVITE_IN_GROUP));
         TEST_STREQ(r->resp->inviteingroup->roomid, room);
         TEST_INTEQ(r->resp->inviteingroup->n_busylineuseridlist, 0);
-        expect_group_note_free(env, "ge", "g-add-ge", "gb", RQ(INVITE_IN_GROUP), room);
-        expect_group_note_free(env, "gb", "g-add-ge", "gb", RQ(INVITE_IN_GROUP), room);
+        env_verify_token_later(env, r->resp->inviteingroup->token, "gb", room);
+        /* content of an invite: the request as sent (invitees: ge only) with
+         * inviterUserID := sendID (behaviour.md "Notification content") */
+        inviter_of_note = "gb";
+        for (int i = 0; i < 2; i++) {
+                const char *to = i == 0 ? "ge" : "gb";
+                Openim__V2__SignalReq *req = expect_group_note(
+                        env, to, "g-add-ge", "gb", RQ(INVITE_IN_GROUP), room);
+                const Openim__V2__InvitationInfo *inv = req->inviteingroup->invitation;
+                TEST_INTEQ(inv->n_inviteeuseridlist, 1);
+                TEST_STREQ(inv->inviteeuseridlist[0], "ge");
+                openim__v2__signal_req__free_unpacked(req, NULL);
+        }
+        inviter_of_note = "ga";
         doc = env_call_doc(env, room);
         TEST_STREQ(doc_str(doc, "participants.4.userID"), "ge");
         TEST_STREQ(doc_str(doc, "participants.4.state"), "ringing");
@@ -296,7 +313,14 @@ int main(void) {
 
         env_send(env, cmd_action("g-hup-gd", "gd", RQ(HUNG_UP), room), NULL, -1);
         expect_code(env, "gd", "g-hup-gd", 0, RS(HUNG_UP));
-        expect_group_note_free(env, "gb", "g-hup-gd", "gd", RQ(HUNG_UP), room);
+        {
+                /* other actions carry the invitation rebuilt from the record:
+                 * every invitee so far */
+                Openim__V2__SignalReq *req = expect_group_note(
+                        env, "gb", "g-hup-gd", "gd", RQ(HUNG_UP), room);
+                TEST_INTEQ(req->hungup->invitation->n_inviteeuseridlist, 4);
+                openim__v2__signal_req__free_unpacked(req, NULL);
+        }
         expect_group_note_free(env, "gd", "g-hup-gd", "gd", RQ(HUNG_UP), room);
         doc = env_wait_call(env, room, "ended", "hung_up");
         TEST_ASSERT(doc_has(doc, "endedAt"), "endedAt set");

@@ -229,6 +229,12 @@ static void kafka_outage(env_t *env) {
         TEST_SAY("all brokers up");
         TEST_INTEQ(rd_kafka_flush(p, env_ms(30000)), 0);
         rd_kafka_destroy(p);
+        sleep_ms(6000);
+        for (int i = 0; i < N; i++) {
+                char cmd[600];
+                snprintf(cmd, sizeof(cmd), "echo %s; kcat -b '%s' -C -t push.%s -o beginning -e -q -f '%%k %%h %%o\\n'; kcat -b '%s' -C -t push.%s -o beginning -e -q -f '%%k %%h %%o\\n'", callees[i], env_bootstraps(env), callees[i], env_bootstraps(env), callers[i]);
+                if (system(cmd)) {}
+        }
         for (int i = 0; i < N; i++)
                 check_applied_once(env, callers[i], callees[i], ops[i], rooms[i]);
         for (int i = 0; i < N; i++)
@@ -263,6 +269,7 @@ static void produce_errors(env_t *env) {
                 TEST_INTEQ(rd_kafka_mock_partition_set_leader(mc, topic, 0, 3), 0);
         }
         /* Warm up: the test's producer learns that [0] is led by broker 1. */
+        TEST_SAY("warm-up");
         env_send(env, cmd_bare("do-p-warm", "pe-warm", 0), "pe-warm", 0);
         TEST_INTEQ(seen_reply(env_expect_reply(env, "pe-warm", "do-p-warm"))->errcode, 1001);
 
@@ -271,6 +278,7 @@ static void produce_errors(env_t *env) {
                                    mc, 3, APIKEY_PRODUCE, 3, rounds[i].err, 0,
                                    rounds[i].err, 0, rounds[i].err, 0),
                            0);
+                TEST_SAY("round %zu", i);
                 env_send(env, cmd_invite(rounds[i].op, rounds[i].caller,
                                          (const char *[]){rounds[i].callee, NULL},
                                          rounds[i].room, NULL, "video", 0),

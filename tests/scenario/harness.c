@@ -13,6 +13,7 @@
 #include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -136,6 +137,9 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
                                       errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK,
                     "%s", errstr);
         rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+        /* Recover quickly after the broker faults some scenarios inject. */
+        rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "1000", NULL, 0);
+        rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", NULL, 0);
         if (type == RD_KAFKA_PRODUCER) {
                 rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
                 rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
@@ -143,6 +147,7 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
                 rd_kafka_conf_set(conf, "group.id", "harness", NULL, 0);
                 rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", NULL, 0);
+                rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "100", NULL, 0);
         }
         rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
         TEST_ASSERT(rk, "rd_kafka_new: %s", errstr);
@@ -169,6 +174,7 @@ static void start_mongo(env_t *env) {
         pid_t pid = fork();
         TEST_ASSERT(pid >= 0, "fork");
         if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the test */
                 int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
                 if (fd >= 0) {
                         dup2(fd, 1);
@@ -211,6 +217,7 @@ int env_worker_start(env_t *env) {
         pid_t pid = fork();
         TEST_ASSERT(pid >= 0, "fork");
         if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the test */
                 int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
                 if (fd >= 0) {
                         dup2(fd, 1);
