@@ -280,12 +280,31 @@ static cs_err_t refuse(cs_handler_t *h, cs_outbox_t *out,
 
 /* ---- tokens ---- */
 
+/* Copies at most @p max bytes of @p s into @p buf, cut at a UTF-8 character
+ * boundary (the request's strings were checked to be valid UTF-8). */
+static const char *utf8_prefix(const char *s, size_t max, char *buf) {
+        size_t len = strlen(s);
+        if (len <= max)
+                return s;
+        len = max;
+        while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+                len--;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        return buf;
+}
+
+/* A token for @p user_id in @p room_id. The display name and metadata come
+ * from what the client sent about itself: a name longer than LiveKit takes
+ * is shortened and oversized metadata left out, so that a client cannot make
+ * minting fail for good. */
 static char *mint(cs_handler_t *h, const char *user_id, const char *room_id,
                   const Openim__V2__ParticipantMetaData *pm, int64_t now,
                   char *errstr, size_t errstr_size) {
         const Openim__V2__PublicUserInfo *ui = pm ? pm->userinfo : NULL;
         const Openim__V2__GroupInfo *gi = pm ? pm->groupinfo : NULL;
         const Openim__V2__GroupMemberFullInfo *gm = pm ? pm->groupmemberinfo : NULL;
+        char name_buf[CS_TOKEN_NAME_MAX + 1];
         char *meta = NULL;
         if (pm)
                 meta = cs_token_participant_json(
@@ -293,10 +312,15 @@ static char *mint(cs_handler_t *h, const char *user_id, const char *room_id,
                         ui ? ui->faceurl : NULL, gi ? gi->groupid : NULL,
                         gi ? gi->groupname : NULL, gm ? gm->nickname : NULL,
                         gm ? gm->rolelevel : 0);
+        if (meta && strlen(meta) > CS_TOKEN_METADATA_MAX) {
+                free(meta);
+                meta = NULL;
+        }
         cs_token_claims_t claims = {
                 .user_id = user_id,
                 .room_id = room_id,
-                .name = ui ? ui->nickname : NULL,
+                .name = ui ? utf8_prefix(ui->nickname, CS_TOKEN_NAME_MAX, name_buf)
+                           : NULL,
                 .metadata = meta,
         };
         char *token = cs_token_mint(h->conf->livekit_api_key,

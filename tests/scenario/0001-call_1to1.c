@@ -117,6 +117,22 @@ int main(void) {
         TEST_STREQ(doc_str(doc, "participants.1.state"), "accepted");
         bson_destroy(doc);
 
+        /* a token lookup with a 900-byte nickname (more than LiveKit's 256):
+         * the name is shortened, the token still minted and valid */
+        char long_name[901];
+        for (int i = 0; i < 450; i++)
+                memcpy(long_name + 2 * i, "\xc3\xa9", 2); /* é */
+        long_name[900] = '\0';
+        c = cmd_token("op-tok", "bob", room);
+        cmd_set_nickname(c, long_name);
+        env_send(env, c, NULL, -1);
+        r = seen_reply(env_expect_reply(env, "bob", "op-tok"));
+        TEST_INTEQ(r->errcode, 0);
+        TEST_ASSERT(r->resp->payload_case == OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID,
+                    "getTokenByRoomID case");
+        TEST_STREQ(r->resp->gettokenbyroomid->liveurl, LK_URL);
+        env_verify_token_later(env, r->resp->gettokenbyroomid->token, "bob", room);
+
         /* hang up by alice ends the 1:1 call */
         env_send(env, cmd_action("op-hup", "alice", OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP, room),
                  NULL, -1);

@@ -77,6 +77,37 @@ static void produce_async(rd_kafka_t *rk, cmd_t *c, const char *key) {
         cmd_free(c);
 }
 
+/* How many messages of @p kind with operation-id @p op are on @p user's
+ * push topic, read by a fresh kcat client. */
+static int count_on_topic(env_t *env, const char *user, const char *op,
+                          const char *kind) {
+        char cmd[800], want[200], line[2048];
+        snprintf(cmd, sizeof(cmd),
+                 "kcat -b '%s' -C -t 'push.%s' -o beginning -e -q -f '%%h\\n' 2>/dev/null",
+                 env_bootstraps(env), user);
+        snprintf(want, sizeof(want), "operation-id=%s,kind=%s", op, kind);
+        FILE *fp = popen(cmd, "r");
+        TEST_ASSERT(fp, "popen kcat");
+        int n = 0;
+        while (fgets(line, sizeof(line), fp))
+                if (strstr(line, want))
+                        n++;
+        pclose(fp);
+        return n;
+}
+
+static void wait_on_topic(env_t *env, const char *user, const char *op,
+                          const char *kind) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (count_on_topic(env, user, op, kind) < 1) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((t.tv_sec - t0.tv_sec) * 1000 > env_ms(30000))
+                        TEST_FAIL("no %s %s on push.%s", kind, op, user);
+                sleep_ms(200);
+        }
+}
+
 static void failpoint(env_t *env, const char *mode, const char *data) {
         char json[1024];
         snprintf(json, sizeof(json),
@@ -229,17 +260,24 @@ static void kafka_outage(env_t *env) {
         TEST_SAY("all brokers up");
         TEST_INTEQ(rd_kafka_flush(p, env_ms(30000)), 0);
         rd_kafka_destroy(p);
-        sleep_ms(6000);
+        /* Read back with fresh clients (kcat): the test's own long-lived
+         * consumer does not always resume every partition after the mock's
+         * brokers come back (a test-side librdkafka/mock effect; the data is
+         * there). */
         for (int i = 0; i < N; i++) {
-                char cmd[600];
-                snprintf(cmd, sizeof(cmd), "echo %s; kcat -b '%s' -C -t push.%s -o beginning -e -q -f '%%k %%h %%o\\n'; kcat -b '%s' -C -t push.%s -o beginning -e -q -f '%%k %%h %%o\\n'", callees[i], env_bootstraps(env), callees[i], env_bootstraps(env), callers[i]);
-                if (system(cmd)) {}
+                wait_on_topic(env, callers[i], ops[i], "reply");
+                wait_on_topic(env, callees[i], ops[i], "notification");
+                wait_on_topic(env, callers[i], ops[i], "notification");
+                bson_t *doc = env_wait_call(env, rooms[i], "ringing", NULL);
+                int total;
+                TEST_INTEQ(events_with_op(doc, ops[i], &total), 1);
+                TEST_INTEQ(total, 1);
+                TEST_STREQ(doc_str(doc, "participants.1.userID"), callees[i]);
+                bson_destroy(doc);
+                char filter[128];
+                snprintf(filter, sizeof(filter), "{\"roomID\": \"%s\"}", rooms[i]);
+                TEST_INTEQ(env_count_docs(env, "lines", filter), 2);
         }
-        for (int i = 0; i < N; i++)
-                check_applied_once(env, callers[i], callees[i], ops[i], rooms[i]);
-        for (int i = 0; i < N; i++)
-                TEST_ASSERT(env_count(env, callers[i], ops[i], "reply", i ? 0 : 1000) >= 1,
-                            "reply for %s", ops[i]);
         TEST_SAY("broker outage: every invite answered and applied once");
 }
 
@@ -315,8 +353,8 @@ int main(void) {
         env_watch(env, "bob");
 
         mongo_outages(env);
-        kafka_outage(env);
         produce_errors(env);
+        kafka_outage(env); /* last: see the comment on reading back */
 
         env_verify_tokens(env);
         env_stop(env);
