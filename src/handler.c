@@ -731,7 +731,9 @@ static void invite_content(cs_command_t *cmd, const invite_req_t *ir,
         /* Shallow copy: the invitee list and unknown fields stay the
          * request's; only the fields callsig owns are replaced. */
         invitation_t inv = *ir->inv;
-        inv.inviteruserid = call->inviter_user_id;
+        /* Who invites: for invitees added to a running call, the
+         * participant who added them, not always the call's inviter. */
+        inv.inviteruserid = cmd->sendid;
         inv.roomid = call->room_id;
         inv.groupid = call->group_id;
         inv.timeout = ir->timeout_s;

@@ -102,7 +102,9 @@ static Openim__V2__SignalReq *expect_group_note(env_t *env, const char *user,
         TEST_ASSERT(inv, "content has an invitation");
         TEST_STREQ(inv->roomid, room);
         TEST_STREQ(inv->groupid, GROUP);
-        TEST_STREQ(inv->inviteruserid, inviter_of_note);
+        TEST_ASSERT(!strcmp(inv->inviteruserid, inviter_of_note),
+                    "%s to %s: content invitation.inviterUserID \"%s\", expected \"%s\"",
+                    op, user, inv->inviteruserid, inviter_of_note);
         TEST_INTEQ(inv->sessiontype, 2);
         return req;
 }
