@@ -22,8 +22,9 @@
 #define LINES "lines"
 #define OPERATIONS "operations"
 
-/* The most events one call may hold: bounds the document size. */
-#define CS_CALL_MAX_EVENTS 2000
+/* The most events one call may hold. With requests capped at 32 KiB
+ * (handler.c) this keeps a record well under MongoDB's 16 MiB limit. */
+#define CS_CALL_MAX_EVENTS 256
 
 struct cs_store_s {
         mongoc_client_pool_t *pool;
@@ -160,6 +161,32 @@ static cs_err_t create_indexes(cs_store_t *store, const char *coll,
                 err = classify(&berr);
         }
         bson_destroy(&cmd);
+        unlease(store, &l);
+        return err;
+}
+
+/* One update_one on @p coll; *matchedp gets how many documents matched
+ * the filter (0 or 1), which is how every conditional write here learns
+ * whether it won. */
+static cs_err_t update_one(cs_store_t *store, const char *coll,
+                           const bson_t *filter, const bson_t *update,
+                           const char *what, int64_t *matchedp, char *errstr,
+                           size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t reply;
+        bson_iter_t it;
+        cs_err_t err = CS_OK;
+        *matchedp = 0;
+        lease(store, coll, &l);
+        if (!mongoc_collection_update_one(l.coll, filter, update, NULL, &reply,
+                                          &berr)) {
+                set_err(errstr, errstr_size, what, &berr);
+                err = classify(&berr);
+        } else if (bson_iter_init_find(&it, &reply, "matchedCount")) {
+                *matchedp = bson_iter_as_int64(&it);
+        }
+        bson_destroy(&reply);
         unlease(store, &l);
         return err;
 }
@@ -566,11 +593,7 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
 
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) {
-        lease_t l;
-        bson_error_t berr;
-        bson_t reply;
-        bson_iter_t it;
-        cs_err_t err = CS_OK;
+        cs_err_t err;
         if (call->event_cnt > CS_CALL_MAX_EVENTS) {
                 snprintf(errstr, errstr_size, "call %s has too many events",
                          call->room_id);
@@ -594,22 +617,17 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
         BSON_APPEND_INT64(&inc, "rev", 1);
         bson_append_document_end(&update, &inc);
 
-        lease(store, CALLS, &l);
-        if (!mongoc_collection_update_one(l.coll, filter, &update, NULL, &reply,
-                                          &berr)) {
-                set_err(errstr, errstr_size, "update call", &berr);
-                err = classify(&berr);
-        } else if (bson_iter_init_find(&it, &reply, "matchedCount") &&
-                   bson_iter_as_int64(&it) == 1) {
+        int64_t matched;
+        err = update_one(store, CALLS, filter, &update, "update call", &matched,
+                         errstr, errstr_size);
+        if (!err && matched == 1) {
                 call->rev++;
                 call->stored_event_cnt = call->event_cnt;
-        } else {
+        } else if (!err) {
                 snprintf(errstr, errstr_size, "call %s changed meanwhile",
                          call->room_id);
                 err = CS_ERR_RACE;
         }
-        bson_destroy(&reply);
-        unlease(store, &l);
         bson_destroy(&update);
         bson_destroy(filter);
         return err;
@@ -655,21 +673,15 @@ cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
 cs_err_t cs_store_clear_pending_timer(cs_store_t *store, const char *room_id,
                                       const char *operation_id, char *errstr,
                                       size_t errstr_size) {
-        lease_t l;
-        bson_error_t berr;
-        cs_err_t err = CS_OK;
+        int64_t matched;
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(room_id), "pendingTimer",
                                   BCON_UTF8(operation_id));
         bson_t *update = BCON_NEW("$unset", "{", "pendingTimer", BCON_UTF8(""),
                                   "pendingTimerAt", BCON_UTF8(""), "}", "$inc",
                                   "{", "rev", BCON_INT64(1), "}");
-        lease(store, CALLS, &l);
-        if (!mongoc_collection_update_one(l.coll, filter, update, NULL, NULL,
-                                          &berr)) {
-                set_err(errstr, errstr_size, "clear timer outbox", &berr);
-                err = classify(&berr);
-        }
-        unlease(store, &l);
+        cs_err_t err = update_one(store, CALLS, filter, update,
+                                  "clear timer outbox", &matched, errstr,
+                                  errstr_size);
         bson_destroy(update);
         bson_destroy(filter);
         return err;
@@ -738,27 +750,15 @@ cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
                                 const char *old_room_id, const char *room_id,
                                 int64_t now, bool *tookp, char *errstr,
                                 size_t errstr_size) {
-        lease_t l;
-        bson_error_t berr;
-        bson_t reply;
-        bson_iter_t it;
-        cs_err_t err = CS_OK;
-        *tookp = false;
+        int64_t matched;
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
                                   BCON_UTF8(old_room_id));
         bson_t *update = BCON_NEW("$set", "{", "roomID", BCON_UTF8(room_id),
                                   "at", BCON_DATE_TIME(now), "}");
-        lease(store, LINES, &l);
-        if (!mongoc_collection_update_one(l.coll, filter, update, NULL, &reply,
-                                          &berr)) {
-                set_err(errstr, errstr_size, "take over line", &berr);
-                err = classify(&berr);
-        } else {
-                *tookp = bson_iter_init_find(&it, &reply, "modifiedCount") &&
-                         bson_iter_as_int64(&it) == 1;
-        }
-        bson_destroy(&reply);
-        unlease(store, &l);
+        cs_err_t err = update_one(store, LINES, filter, update,
+                                  "take over line", &matched, errstr,
+                                  errstr_size);
+        *tookp = !err && matched == 1;
         bson_destroy(update);
         bson_destroy(filter);
         return err;
