@@ -221,8 +221,8 @@ static bool id_bytes_ok(const char *name, const uint8_t *p, size_t n,
  * all of them to be acceptable). Runs only after protobuf-c accepted the
  * bytes, so a walk failure cannot normally happen.
  */
-static bool wire_check_ids(const uint8_t *buf, size_t len, char *errstr,
-                           size_t errstr_size) {
+static bool wire_check_ids(const uint8_t *buf, size_t len, bool with_send_id,
+                           char *errstr, size_t errstr_size) {
         size_t pos = 0;
 
         while (pos < len) {
@@ -249,7 +249,7 @@ static bool wire_check_ids(const uint8_t *buf, size_t len, char *errstr,
                             !id_bytes_ok("operationID", buf + pos, (size_t)n,
                                          errstr, errstr_size))
                                 return false;
-                        if (field == CMD_FIELD_SEND_ID &&
+                        if (with_send_id && field == CMD_FIELD_SEND_ID &&
                             !id_bytes_ok("sendID", buf + pos, (size_t)n,
                                          errstr, errstr_size))
                                 return false;
@@ -302,7 +302,7 @@ cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                            "not a SignalCommand (protobuf decode failed)");
                 goto done;
         }
-        if (!wire_check_ids(buf, len, errstr, errstr_size))
+        if (!wire_check_ids(buf, len, true, errstr, errstr_size))
                 goto done;
         if (!cmd->operationid || !*cmd->operationid) {
                 set_errstr(errstr, errstr_size, "missing operationID");
@@ -321,6 +321,20 @@ cs_err_t cs_codec_decode_command(const void *buf, size_t len,
 done:
         cs_codec_command_free(cmd);
         return err;
+}
+
+char *cs_codec_operation_id(const void *buf, size_t len) {
+        char why[128];
+        char *op_id = NULL;
+        if (!buf)
+                return NULL;
+        cs_command_t *cmd = callsig__v1__signal_command__unpack(NULL, len, buf);
+        if (cmd && cmd->operationid && *cmd->operationid &&
+            wire_check_ids(buf, len, false, why, sizeof(why)) &&
+            !(op_id = strdup(cmd->operationid)))
+                abort();
+        cs_codec_command_free(cmd);
+        return op_id;
 }
 
 void cs_codec_command_free(cs_command_t *cmd) {

@@ -46,6 +46,14 @@ cs_err_t cs_codec_decode_command(const void *buf, size_t len,
  * byte or invalid UTF-8 in either). */
 #define CS_CODEC_ID_MAX 256
 
+/**
+ * @returns a copy of the operationID of @p len bytes that are a
+ *          SignalCommand with a valid operationID, whatever else is wrong
+ *          with them (missing or oversized sendID); NULL otherwise. Used to
+ *          label dead letters. The caller frees it.
+ */
+char *cs_codec_operation_id(const void *buf, size_t len);
+
 /** Frees a decoded command; NULL is accepted. */
 void cs_codec_command_free(cs_command_t *cmd);
 

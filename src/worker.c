@@ -107,7 +107,9 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                                out.cnt);
         }
         if (err == CS_ERR_UNDECODABLE) {
-                dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr, &out);
+                char *op_id = cs_codec_operation_id(rkm->payload, rkm->len);
+                dead_letter(w, rkm, op_id, errstr, &out);
+                free(op_id);
                 err = CS_OK;
         }
         if (err == CS_OK) {

@@ -147,9 +147,9 @@ static void cross_worker_race(env_t *env, rd_kafka_t *p, int round) {
         env_watch(env, p2);
         /* no roomID: callsig generates it, the key is the sender */
         send_both(env, p,
-                  cmd_invite(op1, p1, (const char *[]){zoe, NULL}, NULL, NULL, "audio", 0),
+                  cmd_invite(op1, p1, (const char *[]){zoe, NULL}, NULL, NULL, "audio", 300),
                   p1, 0,
-                  cmd_invite(op2, p2, (const char *[]){zoe, NULL}, NULL, NULL, "audio", 0),
+                  cmd_invite(op2, p2, (const char *[]){zoe, NULL}, NULL, NULL, "audio", 300),
                   p2, 3);
         Callsig__V1__SignalReply *r1 = seen_reply(env_expect_reply(env, p1, op1));
         Callsig__V1__SignalReply *r2 = seen_reply(env_expect_reply(env, p2, op2));
@@ -208,6 +208,8 @@ static void cross_worker_race(env_t *env, rd_kafka_t *p, int round) {
                  win_op, first_won ? w1 : w2, lose_op, first_won ? w2 : w1);
 }
 
+/* Invites ring for 300 s: no ring timeout may interfere, even in a slow
+ * (sanitizer) run. */
 int main(void) {
         env_opts_t opts = {.workers = 2};
         env_t *env = env_start("busy", &opts);
@@ -228,7 +230,7 @@ int main(void) {
 
         /* ---- alice calls bob: both lines held ---- */
         env_send(env, cmd_invite("b-ab", "alice", (const char *[]){"bob", NULL},
-                                 "room-ab", NULL, "video", 0),
+                                 "room-ab", NULL, "video", 300),
                  NULL, -1);
         Callsig__V1__SignalReply *r = reply_code(env, "alice", "b-ab", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
@@ -240,7 +242,7 @@ int main(void) {
 
         /* ---- carol invites alice: every invitee busy -> 1006 ---- */
         env_send(env, cmd_invite("b-ca", "carol", (const char *[]){"alice", NULL},
-                                 "room-ca", NULL, "audio", 0),
+                                 "room-ca", NULL, "audio", 300),
                  NULL, -1);
         r = reply_code(env, "carol", "b-ca", 1006, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist,
@@ -265,7 +267,7 @@ int main(void) {
 
         /* ---- alice (in a call) invites dave -> 1005, no record ---- */
         env_send(env, cmd_invite("b-ad", "alice", (const char *[]){"dave", NULL},
-                                 "room-ad", NULL, "video", 0),
+                                 "room-ad", NULL, "video", 300),
                  NULL, -1);
         r = reply_code(env, "alice", "b-ad", 1005, INV);
         TEST_STREQ(r->resp->invite->token, "");
@@ -279,7 +281,7 @@ int main(void) {
 
         /* ---- group invite by carol of bob (busy) and erin ---- */
         env_send(env, cmd_invite("b-cg", "carol", (const char *[]){"bob", "erin", NULL},
-                                 "room-cg", "grp-1", "video", 0),
+                                 "room-cg", "grp-1", "video", 300),
                  NULL, -1);
         r = reply_code(env, "carol", "b-cg", 0, INV_GROUP);
         Openim__V2__SignalInviteInGroupReply *ir = r->resp->inviteingroup;
@@ -334,7 +336,7 @@ int main(void) {
 
         /* a new call alice -> bob works */
         env_send(env, cmd_invite("b-ab2", "alice", (const char *[]){"bob", NULL},
-                                 "room-ab2", NULL, "video", 0),
+                                 "room-ab2", NULL, "video", 300),
                  NULL, -1);
         r = reply_code(env, "alice", "b-ab2", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
@@ -347,7 +349,7 @@ int main(void) {
         /* ---- stale claim (2 minutes old) for a call that does not exist ---- */
         insert_line(env, "frank", "ghost-room", wall_ms() - 120000);
         env_send(env, cmd_invite("b-gf", "gus", (const char *[]){"frank", NULL},
-                                 "room-gf", NULL, "audio", 0),
+                                 "room-gf", NULL, "audio", 300),
                  NULL, -1);
         r = reply_code(env, "gus", "b-gf", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
@@ -372,7 +374,7 @@ int main(void) {
         /* ---- fresh claim (now) for a missing call: within the grace, busy ---- */
         insert_line(env, "frank", "ghost-room-2", wall_ms());
         env_send(env, cmd_invite("b-gf2", "gus", (const char *[]){"frank", NULL},
-                                 "room-gf2", NULL, "audio", 0),
+                                 "room-gf2", NULL, "audio", 300),
                  NULL, -1);
         r = reply_code(env, "gus", "b-gf2", 1006, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist,
@@ -389,7 +391,7 @@ int main(void) {
         /* ---- fresh claim for a call the user is no longer live in: taken over ---- */
         insert_line(env, "hank", "room-gf", wall_ms());
         env_send(env, cmd_invite("b-gh", "gus", (const char *[]){"hank", NULL},
-                                 "room-gh", NULL, "audio", 0),
+                                 "room-gh", NULL, "audio", 300),
                  NULL, -1);
         r = reply_code(env, "gus", "b-gh", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);

@@ -115,13 +115,16 @@ static void check_timed_out_1to1(env_t *env, const char *room,
         TEST_INTEQ(line_count(env, invitee, NULL), 0);
 }
 
+/* The call's deadline, checked to be createdAt + @p timeout_s. The state is
+ * not required to be ringing: on a slow machine a short ring may be over
+ * already (that it rang is shown by the invite notification). */
 static int64_t deadline_of(env_t *env, const char *room, int timeout_s) {
-        bson_t *doc = env_wait_call(env, room, "ringing", NULL);
+        bson_t *doc = env_call_doc(env, room);
+        TEST_ASSERT(doc, "%s: no call record", room);
         int64_t deadline = doc_int(doc, "deadline");
         TEST_ASSERT(deadline == doc_int(doc, "createdAt") + timeout_s * 1000,
                     "deadline %lld = createdAt %lld + %d s", (long long)deadline,
                     (long long)doc_int(doc, "createdAt"), timeout_s);
-        TEST_STREQ(doc_str(doc, "participants.1.state"), "ringing");
         bson_destroy(doc);
         return deadline;
 }
@@ -179,7 +182,6 @@ int main(void) {
         bson_t *doc = env_wait_call(env, "room-tg", "active", NULL);
         int64_t gdl = doc_int(doc, "deadline");
         TEST_ASSERT(gdl == doc_int(doc, "createdAt") + 3000, "group deadline");
-        TEST_STREQ(doc_str(doc, "participants.2.state"), "ringing");
         bson_destroy(doc);
         char gop[64] = "";
         expect_timeout_note(env, "eve", "carol", "room-tg", gdl, gop, sizeof(gop));
@@ -207,14 +209,16 @@ int main(void) {
         TEST_INTEQ(line_count(env, "carol", "room-tg"), 1);
 
         /* ---- the deadline survives a worker restart ---- */
-        ring(env, "t-inv3", "alice", "bob", "room-t3", 4);
-        dl = deadline_of(env, "room-t3", 4);
+        /* 6 s: enough for worker 0 to stop well before the deadline */
+        ring(env, "t-inv3", "alice", "bob", "room-t3", 6);
+        dl = deadline_of(env, "room-t3", 6);
         env_worker_signal(env, 0, SIGTERM);
         TEST_INTEQ(env_worker_wait(env, 0, 30000), 0);
-        /* worker 0 is gone and did not fire it */
+        /* worker 0 is gone and did not fire it; no worker runs now */
         doc = env_call_doc(env, "room-t3");
         TEST_ASSERT(doc, "room-t3 record");
         TEST_STREQ(doc_str(doc, "state"), "ringing");
+        TEST_STREQ(doc_str(doc, "participants.1.state"), "ringing");
         bson_destroy(doc);
         TEST_INTEQ(env_worker_log_count(env, 0, "room room-t3: "), 0);
         int w1 = env_worker_start(env);

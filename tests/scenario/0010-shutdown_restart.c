@@ -118,6 +118,19 @@ int main(void) {
         env_admin_command(env, "{\"configureFailPoint\": \"failCommand\", \"mode\": \"off\"}");
 
         int w3 = env_worker_start(env);
+        /* The new member is assigned only once the killed one's session
+         * expired (about 6 s), and the first message to each new push topic
+         * costs the worker a metadata round (about 1 s here), so wait for
+         * the whole burst with one generous deadline first. */
+        env_worker_wait_log(env, w3, "assigned", 1, 30000);
+        int64_t deadline = mono_ms() + env_ms(90000);
+        for (int i = 0; i < BURST; i++) {
+                while (env_count(env, callers[i], ops[i], "reply", 0) < 1) {
+                        if (mono_ms() > deadline)
+                                TEST_FAIL("no reply for %s after the restart", ops[i]);
+                        env_count(env, callers[i], ops[i], "reply", 200);
+                }
+        }
         for (int i = 0; i < BURST; i++) {
                 r = seen_reply(env_expect_reply(env, callers[i], ops[i]));
                 TEST_INTEQ(r->errcode, 0);

@@ -1142,7 +1142,47 @@ static void test_pack_empty(void) {
         free(buf);
 }
 
+/* The operationID of a dead letter: recovered when it alone is valid. */
+static void test_operation_id_of(void) {
+        static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+        char long_id[CS_CODEC_ID_MAX + 2];
+        Callsig__V1__SignalCommand cmd;
+        size_t len;
+        uint8_t *buf;
+        char *op;
+
+        TEST_ASSERT(cs_codec_operation_id(garbage, sizeof(garbage)) == NULL, "garbage");
+        TEST_ASSERT(cs_codec_operation_id(NULL, 0) == NULL, "no bytes");
+
+        callsig__v1__signal_command__init(&cmd);
+        cmd.operationid = S("op-dl");
+        buf = pack_cmd(&cmd, &len); /* no sendID */
+        op = cs_codec_operation_id(buf, len);
+        TEST_STREQ(op, "op-dl");
+        free(op);
+        free(buf);
+
+        memset(long_id, 'a', sizeof(long_id) - 1);
+        long_id[sizeof(long_id) - 1] = '\0';
+        cmd.sendid = long_id; /* oversized sendID */
+        buf = pack_cmd(&cmd, &len);
+        op = cs_codec_operation_id(buf, len);
+        TEST_STREQ(op, "op-dl");
+        free(op);
+        free(buf);
+
+        cmd.operationid = long_id; /* the operationID itself is bad */
+        buf = pack_cmd(&cmd, &len);
+        TEST_ASSERT(cs_codec_operation_id(buf, len) == NULL, "oversized operationID");
+        free(buf);
+        cmd.operationid = S("op\x01x");
+        buf = pack_cmd(&cmd, &len);
+        TEST_ASSERT(cs_codec_operation_id(buf, len) == NULL, "control byte");
+        free(buf);
+}
+
 int main(void) {
+        test_operation_id_of();
         test_decode_valid();
         test_decode_no_payload();
         test_decode_undecodable();
