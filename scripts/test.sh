@@ -13,7 +13,7 @@ run_build() { # dir, cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null || return 1
   cmake --build "$dir" -j"$jobs" || return 1
-  local log="$dir/ctest.log"
+  local log="$PWD/$dir/ctest.log"
   (cd "$dir" && ctest --output-on-failure -j"$jobs" 2>&1 | tee "$log")
   local total fails
   total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$log" | tail -1)

@@ -259,7 +259,7 @@ int main(void) {
         TEST_STREQ(r->resp->accept->roomid, "room-act");
         expect_note_case(env, "a4", "act-acc", "b4", RQ(ACCEPT), "room-act", "a4");
         expect_note_case(env, "b4", "act-acc", "b4", RQ(ACCEPT), "room-act", "a4");
-        env_wait_call(env, "room-act", "active", NULL);
+        bson_destroy(env_wait_call(env, "room-act", "active", NULL));
         /* the same user from another device: a different operationID */
         cmd_t *c = cmd_action("act-acc-dev2", "b4", RQ(ACCEPT), "room-act");
         cmd_msg(c)->platformid = 2;

@@ -95,7 +95,7 @@ int main(void) {
         env_verify_token_later(env, r->resp->invite->token, "alice", room);
         note_ok(env, "dave_x@y", "k-inv", "alice", RQ(INVITE));
         note_ok(env, "alice", "k-inv", "alice", RQ(INVITE));
-        env_wait_call(env, room, "ringing", NULL);
+        bson_destroy(env_wait_call(env, room, "ringing", NULL));
 
         env_send(env, cmd_action("k-acc", "dave_x@y", RQ(ACCEPT), room), NULL, -1);
         r = reply_ok(env, "dave_x@y", "k-acc", RS(ACCEPT));
@@ -103,7 +103,7 @@ int main(void) {
         env_verify_token_later(env, r->resp->accept->token, "dave_x@y", room);
         note_ok(env, "alice", "k-acc", "dave_x@y", RQ(ACCEPT));
         note_ok(env, "dave_x@y", "k-acc", "dave_x@y", RQ(ACCEPT));
-        env_wait_call(env, room, "active", NULL);
+        bson_destroy(env_wait_call(env, room, "active", NULL));
 
         env_send(env, cmd_action("k-hup", "alice", RQ(HUNG_UP), room), NULL, -1);
         reply_ok(env, "alice", "k-hup", RS(HUNG_UP));

@@ -51,15 +51,17 @@ static char *slurp(const char *path) {
 }
 
 static const char *write_conf(const char *name, const char *text) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        /* Paths live until the test ends: one slot per file written. */
+        static char paths[64][512];
+        static int used;
+        TEST_ASSERT(used < 64, "too many config files");
+        char *path = paths[used++];
+        snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
         FILE *fp = fopen(path, "w");
         TEST_ASSERT(fp, "write %s", path);
         fputs(text, fp);
         fclose(fp);
-        char *copy = strdup(path); /* lives until the test ends */
-        TEST_ASSERT(copy, "strdup");
-        return copy;
+        return path;
 }
 
 /* Runs the binary with @p args (NULL-terminated, without argv[0]) and the
