@@ -400,6 +400,15 @@ void env_stop(env_t *env) {
                                   rc, log);
                 }
         }
+        if (env->mongo_pid == 0) {
+                /* A real MongoDB: drop this run's database. */
+                bson_error_t berr;
+                mongoc_database_t *db = mongoc_client_get_database(env->mongo,
+                                                                   env->mongo_db);
+                if (!mongoc_database_drop(db, &berr))
+                        TEST_SAY("could not drop %s: %s", env->mongo_db, berr.message);
+                mongoc_database_destroy(db);
+        }
         mongoc_client_destroy(env->mongo);
         mongoc_cleanup();
         if (env->mongo_pid > 0) {
