@@ -117,28 +117,9 @@ static void expect_note_case(env_t *env, const char *user, const char *op,
         TEST_ASSERT((int)req->payload_case == content_case,
                     "%s: content case %d, expected %d", op,
                     (int)req->payload_case, content_case);
-        const char *op_user = NULL;
-        const Openim__V2__InvitationInfo *inv = NULL;
-        switch (req->payload_case) {
-        case RQ(REJECT):
-                op_user = req->reject->opuserid;
-                inv = req->reject->invitation;
-                break;
-        case RQ(CANCEL):
-                op_user = req->cancel->opuserid;
-                inv = req->cancel->invitation;
-                break;
-        case RQ(HUNG_UP):
-                op_user = req->hungup->opuserid;
-                inv = req->hungup->invitation;
-                break;
-        case RQ(ACCEPT):
-                op_user = req->accept->opuserid;
-                inv = req->accept->invitation;
-                break;
-        default:
-                TEST_FAIL("unexpected content case %d", (int)req->payload_case);
-        }
+        const char *op_user;
+        const Openim__V2__InvitationInfo *inv;
+        req_op_and_invitation(req, &op_user, &inv);
         /* identity from sendID only: the request said "spoofed" */
         TEST_STREQ(op_user, actor);
         TEST_ASSERT(inv, "%s: content has an invitation", op);

@@ -76,28 +76,9 @@ static Openim__V2__SignalReq *expect_group_note(env_t *env, const char *user,
         TEST_ASSERT((int)req->payload_case == content_case,
                     "%s to %s: content case %d, expected %d", op, user,
                     (int)req->payload_case, content_case);
-        const char *op_user = NULL;
-        const Openim__V2__InvitationInfo *inv = NULL;
-        switch (req->payload_case) {
-        case RQ(INVITE_IN_GROUP):
-                op_user = req->inviteingroup->opuserid;
-                inv = req->inviteingroup->invitation;
-                break;
-        case RQ(ACCEPT):
-                op_user = req->accept->opuserid;
-                inv = req->accept->invitation;
-                break;
-        case RQ(REJECT):
-                op_user = req->reject->opuserid;
-                inv = req->reject->invitation;
-                break;
-        case RQ(HUNG_UP):
-                op_user = req->hungup->opuserid;
-                inv = req->hungup->invitation;
-                break;
-        default:
-                TEST_FAIL("unexpected content case %d", (int)req->payload_case);
-        }
+        const char *op_user;
+        const Openim__V2__InvitationInfo *inv;
+        req_op_and_invitation(req, &op_user, &inv);
         TEST_STREQ(op_user, actor);
         TEST_ASSERT(inv, "content has an invitation");
         TEST_STREQ(inv->roomid, room);

@@ -154,6 +154,41 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
         return rk;
 }
 
+void req_op_and_invitation(const Openim__V2__SignalReq *req,
+                           const char **op_userp,
+                           const Openim__V2__InvitationInfo **invp) {
+        *op_userp = NULL;
+        *invp = NULL;
+        switch (req->payload_case) {
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
+                *op_userp = req->invite->opuserid;
+                *invp = req->invite->invitation;
+                break;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
+                *op_userp = req->inviteingroup->opuserid;
+                *invp = req->inviteingroup->invitation;
+                break;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
+                *op_userp = req->cancel->opuserid;
+                *invp = req->cancel->invitation;
+                break;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
+                *op_userp = req->accept->opuserid;
+                *invp = req->accept->invitation;
+                break;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
+                *op_userp = req->hungup->opuserid;
+                *invp = req->hungup->invitation;
+                break;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
+                *op_userp = req->reject->opuserid;
+                *invp = req->reject->invitation;
+                break;
+        default:
+                break;
+        }
+}
+
 /* ---- MongoDB ---- */
 
 static void start_mongo(env_t *env) {

@@ -159,6 +159,12 @@ Openim__V2__MsgData *seen_note(seen_t *s);
  *  openim__v2__signal_req__free_unpacked). */
 Openim__V2__SignalReq *seen_content(seen_t *s);
 
+/** The opUserID and invitation of a SignalReq, whatever its case (both NULL
+ *  for cases that carry neither). Pointers borrowed from @p req. */
+void req_op_and_invitation(const Openim__V2__SignalReq *req,
+                           const char **op_userp,
+                           const Openim__V2__InvitationInfo **invp);
+
 /* ---- MongoDB ---- */
 
 /** @returns the call document of @p room (caller bson_destroy()s) or NULL. */

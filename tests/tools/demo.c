@@ -68,20 +68,12 @@ static void print_seen(const char *who, seen_t *s) {
         }
         Openim__V2__MsgData *md = pm->notification;
         Openim__V2__SignalReq *req = seen_content(s);
+        const char *op_user;
+        const Openim__V2__InvitationInfo *inv;
+        req_op_and_invitation(req, &op_user, &inv);
         printf("        notification %d from %s (platform %d), content: %s by %s\n",
                (int)md->contenttype, md->sendid, (int)md->senderplatformid,
-               case_name(req->payload_case),
-               req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE ? req->invite->opuserid
-               : req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT ? req->accept->opuserid
-               : req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP ? req->hungup->opuserid
-               : req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL ? req->cancel->opuserid
-                                                                              : "?");
-        const Openim__V2__InvitationInfo *inv =
-                req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE ? req->invite->invitation
-                : req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT ? req->accept->invitation
-                : req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP ? req->hungup->invitation
-                : req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL ? req->cancel->invitation
-                                                                               : NULL;
+               case_name(req->payload_case), op_user ? op_user : "?");
         print_invitation(inv);
         openim__v2__signal_req__free_unpacked(req, NULL);
 }
