@@ -87,55 +87,9 @@ static void busy_is(char **list, size_t n, const char *one) {
         TEST_STREQ(list[0], one);
 }
 
-/* Produces two commands back to back (one flush for both), so that two
- * workers see them at the same time. */
-static void send_both(env_t *env, rd_kafka_t *p, cmd_t *a, const char *key_a,
-                      int32_t part_a, cmd_t *b, const char *key_b,
-                      int32_t part_b) {
-        cmd_t *cmds[2] = {a, b};
-        const char *keys[2] = {key_a, key_b};
-        int32_t parts[2] = {part_a, part_b};
-        for (int i = 0; i < 2; i++) {
-                size_t len;
-                uint8_t *buf = cmd_pack(cmds[i], &len);
-                rd_kafka_resp_err_t err = rd_kafka_producev(
-                        p, RD_KAFKA_V_TOPIC(env_commands_topic(env)),
-                        RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
-                        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_PARTITION(parts[i]),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                TEST_ASSERT(!err, "produce: %s", rd_kafka_err2str(err));
-                free(buf);
-                cmd_free(cmds[i]);
-        }
-        TEST_ASSERT(rd_kafka_flush(p, env_ms(10000)) == 0, "flush");
-}
-
-static rd_kafka_t *new_producer(env_t *env) {
-        char errstr[512];
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        TEST_ASSERT(rd_kafka_conf_set(conf, "bootstrap.servers", env_bootstraps(env),
-                                      errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK,
-                    "%s", errstr);
-        rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
-        rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
-        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        TEST_ASSERT(p, "producer: %s", errstr);
-        return p;
-}
-
-/* Which worker (0 or 1) logged handling @p op; fails unless exactly one. */
-static int handled_by(env_t *env, const char *op) {
-        char needle[128];
-        snprintf(needle, sizeof(needle), "op=%s from=", op);
-        bool w0 = env_worker_log_has(env, 0, needle);
-        bool w1 = env_worker_log_has(env, 1, needle);
-        TEST_ASSERT(w0 != w1, "%s handled by worker0=%d worker1=%d", op, w0, w1);
-        return w0 ? 0 : 1;
-}
-
 /* Two callers invite the same invitee at the same time through partitions
  * 0 and 3 (owned by different workers): one rings, the other is 1006. */
-static void cross_worker_race(env_t *env, rd_kafka_t *p, int round) {
+static void cross_worker_race(env_t *env, int round) {
         char zoe[32], p1[32], p2[32], op1[48], op2[48];
         snprintf(zoe, sizeof(zoe), "zoe%d", round);
         snprintf(p1, sizeof(p1), "pa%d", round);
@@ -146,7 +100,7 @@ static void cross_worker_race(env_t *env, rd_kafka_t *p, int round) {
         env_watch(env, p1);
         env_watch(env, p2);
         /* no roomID: callsig generates it, the key is the sender */
-        send_both(env, p,
+        env_send_pair(env,
                   cmd_invite(op1, p1, (const char *[]){zoe, NULL}, NULL, NULL, "audio", 300),
                   p1, 0,
                   cmd_invite(op2, p2, (const char *[]){zoe, NULL}, NULL, NULL, "audio", 300),
@@ -202,7 +156,7 @@ static void cross_worker_race(env_t *env, rd_kafka_t *p, int round) {
         TEST_INTEQ(line_count(env, lose_user, NULL), 0);
 
         /* the two invites were handled by different workers */
-        int w1 = handled_by(env, op1), w2 = handled_by(env, op2);
+        int w1 = env_worker_of(env, op1), w2 = env_worker_of(env, op2);
         TEST_ASSERT(w1 != w2, "round %d: both invites handled by worker %d", round, w1);
         TEST_SAY("race %d: %s won (worker %d), %s got 1006 (worker %d)", round,
                  win_op, first_won ? w1 : w2, lose_op, first_won ? w2 : w1);
@@ -223,10 +177,8 @@ int main(void) {
                 env_watch(env, users[i]);
 
         /* ---- busy across workers ---- */
-        rd_kafka_t *p = new_producer(env);
         for (int round = 1; round <= 3; round++)
-                cross_worker_race(env, p, round);
-        rd_kafka_destroy(p);
+                cross_worker_race(env, round);
 
         /* ---- alice calls bob: both lines held ---- */
         env_send(env, cmd_invite("b-ab", "alice", (const char *[]){"bob", NULL},

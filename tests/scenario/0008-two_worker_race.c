@@ -25,50 +25,6 @@ TEST_MAIN_DEFS
 #define REQ(x) OPENIM__V2__SIGNAL_REQ__PAYLOAD_##x
 #define RESP(x) OPENIM__V2__SIGNAL_RESP__PAYLOAD_##x
 
-static rd_kafka_t *new_producer(env_t *env) {
-        char errstr[512];
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        TEST_ASSERT(rd_kafka_conf_set(conf, "bootstrap.servers", env_bootstraps(env),
-                                      errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK,
-                    "%s", errstr);
-        rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
-        rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
-        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        TEST_ASSERT(p, "producer: %s", errstr);
-        return p;
-}
-
-/* Produces @p a to partition @p part_a and @p b to @p part_b, both keyed
- * @p room, with no wait in between (one flush for both). */
-static void send_both(env_t *env, rd_kafka_t *p, const char *room, cmd_t *a,
-                      int32_t part_a, cmd_t *b, int32_t part_b) {
-        cmd_t *cmds[2] = {a, b};
-        int32_t parts[2] = {part_a, part_b};
-        for (int i = 0; i < 2; i++) {
-                size_t len;
-                uint8_t *buf = cmd_pack(cmds[i], &len);
-                rd_kafka_resp_err_t err = rd_kafka_producev(
-                        p, RD_KAFKA_V_TOPIC(env_commands_topic(env)),
-                        RD_KAFKA_V_KEY(room, strlen(room)), RD_KAFKA_V_VALUE(buf, len),
-                        RD_KAFKA_V_PARTITION(parts[i]),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                TEST_ASSERT(!err, "produce: %s", rd_kafka_err2str(err));
-                free(buf);
-                cmd_free(cmds[i]);
-        }
-        TEST_ASSERT(rd_kafka_flush(p, env_ms(10000)) == 0, "flush");
-}
-
-/* The worker (0 or 1) whose log shows it handled @p op; exactly one. */
-static int handled_by(env_t *env, const char *op) {
-        char needle[128];
-        snprintf(needle, sizeof(needle), "op=%s from=", op);
-        bool w0 = env_worker_log_has(env, 0, needle);
-        bool w1 = env_worker_log_has(env, 1, needle);
-        TEST_ASSERT(w0 != w1, "%s handled by worker0=%d worker1=%d", op, w0, w1);
-        return w0 ? 0 : 1;
-}
-
 static void check_resp_case(Callsig__V1__SignalReply *r, int want, const char *op) {
         TEST_ASSERT(r->resp && (int)r->resp->payload_case == want,
                     "%s: resp case %d, want %d", op,
@@ -119,13 +75,13 @@ static void ring(env_t *env, const char *op, const char *room) {
 }
 
 /* Both participants of an active 1:1 call hang up at once. */
-static void hangup_race(env_t *env, rd_kafka_t *p, const char *room,
+static void hangup_race(env_t *env, const char *room,
                         const char *tag, int *by) {
         char op_a[64], op_b[64];
         snprintf(op_a, sizeof(op_a), "%s-hup-a", tag);
         snprintf(op_b, sizeof(op_b), "%s-hup-b", tag);
-        send_both(env, p, room, cmd_action(op_a, "alice", REQ(HUNG_UP), room), 3,
-                  cmd_action(op_b, "bob", REQ(HUNG_UP), room), 0);
+        env_send_pair(env, cmd_action(op_a, "alice", REQ(HUNG_UP), room), room, 3,
+                  cmd_action(op_b, "bob", REQ(HUNG_UP), room), room, 0);
         Callsig__V1__SignalReply *ra = seen_reply(env_expect_reply(env, "alice", op_a));
         Callsig__V1__SignalReply *rb = seen_reply(env_expect_reply(env, "bob", op_b));
         check_resp_case(ra, RESP(HUNG_UP), op_a);
@@ -149,7 +105,7 @@ static void hangup_race(env_t *env, rd_kafka_t *p, const char *room,
         TEST_STREQ(doc_str(doc, "participants.0.state"), "left");
         TEST_STREQ(doc_str(doc, "participants.1.state"), "left");
         bson_destroy(doc);
-        int wa = handled_by(env, op_a), wb = handled_by(env, op_b);
+        int wa = env_worker_of(env, op_a), wb = env_worker_of(env, op_b);
         TEST_ASSERT(wa != wb, "%s: both hang-ups handled by worker %d", room, wa);
         by[wa]++;
         by[wb]++;
@@ -164,7 +120,6 @@ int main(void) {
         const char *users[] = {"alice", "bob", "carol", "dan", "eve"};
         for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++)
                 env_watch(env, users[i]);
-        rd_kafka_t *p = new_producer(env);
 
         /* ---- accept vs cancel, 10 rounds ---- */
         int accept_wins = 0, cancel_wins = 0, hangup_rounds = 0;
@@ -178,11 +133,11 @@ int main(void) {
                 ring(env, inv, room);
                 /* alternate which one is produced first */
                 if (round % 2 == 0)
-                        send_both(env, p, room, cmd_action(acc, "bob", REQ(ACCEPT), room), 0,
-                                  cmd_action(can, "alice", REQ(CANCEL), room), 3);
+                        env_send_pair(env, cmd_action(acc, "bob", REQ(ACCEPT), room), room, 0,
+                                  cmd_action(can, "alice", REQ(CANCEL), room), room, 3);
                 else
-                        send_both(env, p, room, cmd_action(can, "alice", REQ(CANCEL), room), 3,
-                                  cmd_action(acc, "bob", REQ(ACCEPT), room), 0);
+                        env_send_pair(env, cmd_action(can, "alice", REQ(CANCEL), room), room, 3,
+                                  cmd_action(acc, "bob", REQ(ACCEPT), room), room, 0);
                 Callsig__V1__SignalReply *ra = seen_reply(env_expect_reply(env, "bob", acc));
                 Callsig__V1__SignalReply *rc = seen_reply(env_expect_reply(env, "alice", can));
                 check_resp_case(ra, RESP(ACCEPT), acc);
@@ -191,7 +146,7 @@ int main(void) {
                                     (ra->errcode == 1004 && rc->errcode == 0),
                             "%s: accept %d, cancel %d: want exactly one 0 and the other 1004",
                             room, ra->errcode, rc->errcode);
-                int wa = handled_by(env, acc), wc = handled_by(env, can);
+                int wa = env_worker_of(env, acc), wc = env_worker_of(env, can);
                 TEST_ASSERT(wa != wc, "%s: accept and cancel both handled by worker %d",
                             room, wa);
                 by[wa]++;
@@ -215,7 +170,7 @@ int main(void) {
                                     "acceptedAt only");
                         bson_destroy(doc);
                         /* end it with a hang-up race of both participants */
-                        hangup_race(env, p, room, room, by);
+                        hangup_race(env, room, room, by);
                         hangup_rounds++;
                 } else {
                         cancel_wins++;
@@ -255,7 +210,7 @@ int main(void) {
                 reply_code(env, "bob", acc, 0, RESP(ACCEPT));
                 env_expect_note(env, "alice", acc);
                 env_expect_note(env, "bob", acc);
-                hangup_race(env, p, room, room, by);
+                hangup_race(env, room, room, by);
                 hangup_rounds++;
                 TEST_INTEQ(env_count_docs(env, "lines", "{}"), 0);
         }
@@ -288,11 +243,11 @@ int main(void) {
                 env_expect_note(env, "eve", acc_e);
                 bson_destroy(env_wait_call(env, room, "active", NULL));
 
-                send_both(env, p, room, cmd_action(hup_d, "dan", REQ(HUNG_UP), room), 0,
-                          cmd_action(hup_e, "eve", REQ(HUNG_UP), room), 3);
+                env_send_pair(env, cmd_action(hup_d, "dan", REQ(HUNG_UP), room), room, 0,
+                          cmd_action(hup_e, "eve", REQ(HUNG_UP), room), room, 3);
                 reply_code(env, "dan", hup_d, 0, RESP(HUNG_UP));
                 reply_code(env, "eve", hup_e, 0, RESP(HUNG_UP));
-                int wd = handled_by(env, hup_d), we = handled_by(env, hup_e);
+                int wd = env_worker_of(env, hup_d), we = env_worker_of(env, hup_e);
                 TEST_ASSERT(wd != we, "%s: both hang-ups handled by worker %d", room, wd);
                 by[wd]++;
                 by[we]++;
@@ -325,7 +280,6 @@ int main(void) {
                     by[0], by[1]);
         TEST_SAY("1:1 hang-up races: %d", hangup_rounds);
         TEST_SAY("race commands handled: worker0 %d, worker1 %d", by[0], by[1]);
-        rd_kafka_destroy(p);
 
         for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++)
                 env_expect_quiet(env, users[i], i == 0 ? 300 : 0);

@@ -305,6 +305,20 @@ int env_worker_log_count(env_t *env, int idx, const char *needle) {
         return n;
 }
 
+int env_worker_of(env_t *env, const char *op) {
+        char needle[300];
+        int found = -1, cnt = 0;
+        snprintf(needle, sizeof(needle), "op=%s from=", op);
+        for (int i = 0; i < env->worker_cnt; i++) {
+                if (env_worker_log_has(env, i, needle)) {
+                        found = i;
+                        cnt++;
+                }
+        }
+        TEST_ASSERT(cnt == 1, "%s handled by %d workers", op, cnt);
+        return found;
+}
+
 bool env_worker_log_has(env_t *env, int idx, const char *needle) {
         return env_worker_log_count(env, idx, needle) > 0;
 }
@@ -692,9 +706,9 @@ void cmd_free(cmd_t *c) {
         free(c);
 }
 
-void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
-                  int32_t partition) {
-        env->last_dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+/* Queues @p len bytes for the command topic; the caller flushes. */
+static void produce_command(env_t *env, const void *buf, size_t len,
+                            const char *key, int32_t partition) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
                 env->producer, RD_KAFKA_V_TOPIC("signal.commands"),
                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
@@ -702,9 +716,35 @@ void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
                 RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         TEST_ASSERT(!err, "produce: %s", rd_kafka_err2str(err));
+}
+
+static void flush_commands(env_t *env) {
         TEST_ASSERT(rd_kafka_flush(env->producer, env_ms(10000)) == 0, "flush");
         TEST_ASSERT(!env->last_dr_err, "delivery: %s",
                     rd_kafka_err2str(env->last_dr_err));
+}
+
+void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
+                  int32_t partition) {
+        env->last_dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        produce_command(env, buf, len, key, partition);
+        flush_commands(env);
+}
+
+void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
+                   cmd_t *b, const char *key_b, int32_t part_b) {
+        cmd_t *cmds[2] = {a, b};
+        const char *keys[2] = {key_a, key_b};
+        int32_t parts[2] = {part_a, part_b};
+        env->last_dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int i = 0; i < 2; i++) {
+                size_t len;
+                uint8_t *buf = cmd_pack(cmds[i], &len);
+                produce_command(env, buf, len, keys[i], parts[i]);
+                free(buf);
+                cmd_free(cmds[i]);
+        }
+        flush_commands(env);
 }
 
 void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition) {

@@ -76,6 +76,9 @@ void env_worker_wait_log(env_t *env, int idx, const char *needle, int count,
                          int timeout_ms);
 /** @returns how many times worker @p idx's log contains @p needle. */
 int env_worker_log_count(env_t *env, int idx, const char *needle);
+/** @returns the index of the one worker whose log shows it handled
+ *  operation @p op; fails unless exactly one did. */
+int env_worker_of(env_t *env, const char *op);
 /** @returns true if worker @p idx's log contains @p needle. */
 bool env_worker_log_has(env_t *env, int idx, const char *needle);
 
@@ -109,6 +112,11 @@ void cmd_free(cmd_t *c);
 /** Produces @p c (freed) with key @p key (NULL: the roomID or sender, as the
  *  contract says), to @p partition (-1: partitioner); waits for the ack. */
 void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition);
+/** Produces @p a and @p b (both freed) with their keys to the given
+ *  partitions back to back, one flush for both, so that two workers see
+ *  them at the same time. */
+void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
+                   cmd_t *b, const char *key_b, int32_t part_b);
 /** Produces raw bytes to the command topic. */
 void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
                   int32_t partition);
