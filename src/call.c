@@ -11,26 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xmalloc(size_t size) {
-        void *p = malloc(size ? size : 1);
-        if (!p)
-                abort();
-        return p;
-}
-
-static void *xrealloc(void *p, size_t size) {
-        p = realloc(p, size ? size : 1);
-        if (!p)
-                abort();
-        return p;
-}
-
-static char *xstrdup(const char *s) {
-        size_t len = strlen(s ? s : "");
-        char *d = xmalloc(len + 1);
-        memcpy(d, s ? s : "", len + 1);
-        return d;
-}
+#include "alloc.h"
 
 /* ---- names ---- */
 
@@ -98,8 +79,8 @@ bool cs_event_type_parse(const char *name, cs_event_type_t *typep) {
 /* ---- string vectors ---- */
 
 void cs_strv_add(cs_strv_t *sv, const char *s) {
-        sv->v = xrealloc(sv->v, (sv->cnt + 1) * sizeof(*sv->v));
-        sv->v[sv->cnt++] = xstrdup(s);
+        sv->v = cs_xrealloc(sv->v, (sv->cnt + 1) * sizeof(*sv->v));
+        sv->v[sv->cnt++] = cs_xstrdup(s);
 }
 
 bool cs_strv_has(const cs_strv_t *sv, const char *s) {
@@ -124,7 +105,7 @@ static void set_meta(cs_participant_t *part, const uint8_t *meta, size_t len) {
         part->meta = NULL;
         part->meta_len = 0;
         if (meta && len) {
-                part->meta = xmalloc(len);
+                part->meta = cs_xmalloc(len);
                 memcpy(part->meta, meta, len);
                 part->meta_len = len;
         }
@@ -135,15 +116,13 @@ cs_call_t *cs_call_new(const char *room_id, const char *inviter_user_id,
                        const char *media_type, const char *custom_data,
                        int32_t session_type, int32_t timeout_s, int64_t now,
                        const uint8_t *inviter_meta, size_t inviter_meta_len) {
-        cs_call_t *call = calloc(1, sizeof(*call));
-        if (!call)
-                abort();
-        call->room_id = xstrdup(room_id);
+        cs_call_t *call = cs_xcalloc(1, sizeof(*call));
+        call->room_id = cs_xstrdup(room_id);
         call->state = CS_CALL_RINGING;
-        call->inviter_user_id = xstrdup(inviter_user_id);
-        call->group_id = xstrdup(group_id);
-        call->media_type = xstrdup(media_type);
-        call->custom_data = xstrdup(custom_data);
+        call->inviter_user_id = cs_xstrdup(inviter_user_id);
+        call->group_id = cs_xstrdup(group_id);
+        call->media_type = cs_xstrdup(media_type);
+        call->custom_data = cs_xstrdup(custom_data);
         call->session_type = session_type;
         call->platform_id = platform_id;
         call->timeout_s = timeout_s;
@@ -187,11 +166,11 @@ cs_participant_t *cs_call_add_participant(cs_call_t *call,
                                           const char *user_id, bool inviter,
                                           cs_part_state_t state,
                                           int32_t platform_id, int64_t now) {
-        call->parts = xrealloc(call->parts,
+        call->parts = cs_xrealloc(call->parts,
                                (call->part_cnt + 1) * sizeof(*call->parts));
         cs_participant_t *part = &call->parts[call->part_cnt++];
         memset(part, 0, sizeof(*part));
-        part->user_id = xstrdup(user_id);
+        part->user_id = cs_xstrdup(user_id);
         part->inviter = inviter;
         part->state = state;
         part->platform_id = platform_id;
@@ -202,14 +181,14 @@ cs_participant_t *cs_call_add_participant(cs_call_t *call,
 cs_event_t *cs_call_add_event(cs_call_t *call, cs_event_type_t type,
                               const char *user_id, int32_t platform_id,
                               const char *operation_id, int64_t at) {
-        call->events = xrealloc(call->events,
+        call->events = cs_xrealloc(call->events,
                                 (call->event_cnt + 1) * sizeof(*call->events));
         cs_event_t *ev = &call->events[call->event_cnt++];
         memset(ev, 0, sizeof(*ev));
         ev->type = type;
-        ev->user_id = xstrdup(user_id);
+        ev->user_id = cs_xstrdup(user_id);
         ev->platform_id = platform_id;
-        ev->operation_id = xstrdup(operation_id);
+        ev->operation_id = cs_xstrdup(operation_id);
         ev->at = at;
         return ev;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "hash.h"
 
 /*
@@ -330,9 +331,8 @@ char *cs_codec_operation_id(const void *buf, size_t len) {
                 return NULL;
         cs_command_t *cmd = callsig__v1__signal_command__unpack(NULL, len, buf);
         if (cmd && cmd->operationid && *cmd->operationid &&
-            wire_check_ids(buf, len, false, why, sizeof(why)) &&
-            !(op_id = strdup(cmd->operationid)))
-                abort();
+            wire_check_ids(buf, len, false, why, sizeof(why)))
+                op_id = cs_xstrdup(cmd->operationid);
         cs_codec_command_free(cmd);
         return op_id;
 }
@@ -510,10 +510,7 @@ uint8_t *cs_codec_pack(const ProtobufCMessage *msg, size_t *lenp) {
         size_t packed;
         uint8_t *buf;
 
-        /* size + 1: an empty message is 0 bytes and malloc(0) may be NULL. */
-        buf = malloc(size + 1);
-        if (!buf)
-                abort();
+        buf = cs_xmalloc(size);
         packed = protobuf_c_message_pack(msg, buf);
         if (packed != size)
                 abort(); /* protobuf-c broke its own size contract */

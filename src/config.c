@@ -28,6 +28,8 @@
 
 #include <yaml.h>
 
+#include "alloc.h"
+
 /* Caps on what a file may hold; exceeding one is a configuration error. */
 #define CS_CONFIG_FILE_MAX (1024 * 1024) /* bytes of one YAML file */
 #define CS_CONFIG_KEY_MAX 255            /* bytes of a flattened key */
@@ -164,22 +166,8 @@ typedef struct cs_changes_s {
  * Small helpers.
  */
 
-static void *cs_xrealloc(void *ptr, size_t size) {
-        void *p = realloc(ptr, size);
-        if (!p)
-                abort();
-        return p;
-}
-
 static char *cs_xstrndup(const char *s, size_t len) {
-        char *p = cs_xrealloc(NULL, len + 1);
-        memcpy(p, s, len);
-        p[len] = '\0';
-        return p;
-}
-
-static char *cs_xstrdup(const char *s) {
-        return cs_xstrndup(s, strlen(s));
+        return cs_xmemdup(s, len);
 }
 
 static void cs_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -651,7 +639,7 @@ static void cs_changes_apply(cs_config_t *conf, cs_changes_t *changes) {
  */
 
 cs_config_t *cs_config_new(void) {
-        cs_config_t *conf = cs_xrealloc(NULL, sizeof(*conf));
+        cs_config_t *conf = cs_xmalloc(sizeof(*conf));
         char problem[256];
 
         memset(conf, 0, sizeof(*conf));
@@ -1351,7 +1339,7 @@ static void cs_yaml_uri(FILE *fp, const char *uri) {
         {
                 size_t head = (size_t)(colon + 1 - uri), tail = strlen(at);
                 size_t rlen = strlen(CS_REDACTED);
-                shown = cs_xrealloc(NULL, head + rlen + tail + 1);
+                shown = cs_xmalloc(head + rlen + tail + 1);
                 memcpy(shown, uri, head);
                 memcpy(shown + head, CS_REDACTED, rlen);
                 memcpy(shown + head + rlen, at, tail + 1);

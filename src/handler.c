@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "call.h"
 #include "hash.h"
 #include "log.h"
@@ -53,58 +54,10 @@ struct cs_handler_s {
 typedef Openim__V2__SignalReq signal_req_t;
 typedef Openim__V2__InvitationInfo invitation_t;
 
-/* ---- outbox ---- */
-
-static char *dup_or_null(const char *s) {
-        if (!s)
-                return NULL;
-        char *d = strdup(s);
-        if (!d)
-                abort();
-        return d;
-}
-
-cs_out_msg_t *cs_outbox_add(cs_outbox_t *out, cs_out_kind_t kind,
-                            const char *topic, const char *key,
-                            uint8_t *value, size_t len,
-                            const char *operation_id) {
-        cs_out_msg_t *msgs = realloc(out->msgs, (out->cnt + 1) * sizeof(*msgs));
-        if (!msgs)
-                abort();
-        out->msgs = msgs;
-        cs_out_msg_t *m = &msgs[out->cnt++];
-        memset(m, 0, sizeof(*m));
-        m->kind = kind;
-        m->topic = dup_or_null(topic);
-        m->key = dup_or_null(key);
-        m->key_len = key ? strlen(key) : 0;
-        m->value = value;
-        m->len = len;
-        m->operation_id = dup_or_null(operation_id);
-        return m;
-}
-
-void cs_outbox_clear(cs_outbox_t *out) {
-        for (size_t i = 0; i < out->cnt; i++) {
-                cs_out_msg_t *m = &out->msgs[i];
-                free(m->topic);
-                free(m->key);
-                free(m->value);
-                free(m->operation_id);
-                free(m->error);
-                free(m->source_topic);
-        }
-        free(out->msgs);
-        out->msgs = NULL;
-        out->cnt = 0;
-}
-
 /* ---- lifecycle ---- */
 
 cs_handler_t *cs_handler_new(const cs_config_t *conf, cs_store_t *store) {
-        cs_handler_t *h = calloc(1, sizeof(*h));
-        if (!h)
-                abort();
+        cs_handler_t *h = cs_xcalloc(1, sizeof(*h));
         h->conf = conf;
         h->store = store;
         /* The roomID key comes from the LiveKit secret: generated roomIDs
@@ -343,10 +296,8 @@ typedef struct inv_lists_s {
 static void invitation_from_call(const cs_call_t *call, invitation_t *inv,
                                  inv_lists_t *lists) {
         openim__v2__invitation_info__init(inv);
-        lists->invitees = calloc(call->part_cnt + 1, sizeof(char *));
-        lists->busy = calloc(call->part_cnt + 1, sizeof(char *));
-        if (!lists->invitees || !lists->busy)
-                abort();
+        lists->invitees = cs_xcalloc(call->part_cnt + 1, sizeof(char *));
+        lists->busy = cs_xcalloc(call->part_cnt + 1, sizeof(char *));
         for (size_t i = 0; i < call->part_cnt; i++) {
                 const cs_participant_t *part = &call->parts[i];
                 if (part->inviter)
@@ -1084,12 +1035,10 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
 
         /* Everyone still in the call or ringing, with the metadata they
          * gave (or just their userID). */
-        pms = calloc(call->part_cnt + 1, sizeof(*pms));
-        infos = calloc(call->part_cnt + 1, sizeof(*infos));
-        synth = calloc(call->part_cnt + 1, sizeof(*synth));
-        unpacked = calloc(call->part_cnt + 1, sizeof(*unpacked));
-        if (!pms || !infos || !synth || !unpacked)
-                abort();
+        pms = cs_xcalloc(call->part_cnt + 1, sizeof(*pms));
+        infos = cs_xcalloc(call->part_cnt + 1, sizeof(*infos));
+        synth = cs_xcalloc(call->part_cnt + 1, sizeof(*synth));
+        unpacked = cs_xcalloc(call->part_cnt + 1, sizeof(*unpacked));
         for (size_t i = 0; i < call->part_cnt; i++) {
                 const cs_participant_t *part = &call->parts[i];
                 if (part->state != CS_PART_RINGING && part->state != CS_PART_ACCEPTED)
@@ -1312,9 +1261,7 @@ static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
                 uint8_t *buf = pack_cancel(call->inviter_user_id, &inv, NULL, &len);
                 free_invitation_lists(&lists);
                 set_content(eff.event, buf, len);
-                call->pending_timer_op = strdup(op_id);
-                if (!call->pending_timer_op)
-                        abort();
+                call->pending_timer_op = cs_xstrdup(op_id);
                 call->pending_timer_at = now;
                 err = cs_store_update_call(h->store, call, errstr, errstr_size);
                 if (err == CS_ERR_RACE)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "watermark.h"
 
@@ -216,10 +217,8 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
         char why[512];
         rd_kafka_conf_t *rconf = NULL;
         rd_kafka_topic_partition_list_t *subs = NULL;
-        cs_kafka_t *k = calloc(1, sizeof(*k));
-        if (!k)
-                abort();
-        k->topic = strdup(conf->topic_commands);
+        cs_kafka_t *k = cs_xcalloc(1, sizeof(*k));
+        k->topic = cs_xstrdup(conf->topic_commands);
         k->wm = cs_watermark_new();
 
         rconf = base_conf(k, conf, conf->producer_props, conf->producer_prop_cnt,
@@ -350,9 +349,7 @@ void cs_kafka_retry_later(cs_kafka_t *k, const rd_kafka_message_t *rkm,
         rd_kafka_topic_partition_list_destroy(parts);
         /* Everything after the rewound command comes again too. */
         cs_watermark_forget(k->wm, rkm->partition);
-        paused_t *paused = realloc(k->paused, (k->paused_cnt + 1) * sizeof(*paused));
-        if (!paused)
-                abort();
+        paused_t *paused = cs_xrealloc(k->paused, (k->paused_cnt + 1) * sizeof(*paused));
         k->paused = paused;
         paused[k->paused_cnt].partition = rkm->partition;
         paused[k->paused_cnt].resume_at = mono_ms() + backoff_ms;

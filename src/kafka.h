@@ -28,7 +28,7 @@
 #include "common.h"
 #include "config.h"
 #include "err.h"
-#include "handler.h"
+#include "outbox.h"
 
 typedef struct cs_kafka_s cs_kafka_t;
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 
 #define CALLS "calls"
@@ -104,9 +105,7 @@ cs_store_t *cs_store_new(const char *uri_str, const char *database,
                         uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
         if (!mongoc_uri_has_option(uri, MONGOC_URI_APPNAME))
                 mongoc_uri_set_appname(uri, "callsig");
-        cs_store_t *store = calloc(1, sizeof(*store));
-        if (!store)
-                abort();
+        cs_store_t *store = cs_xcalloc(1, sizeof(*store));
         store->pool = mongoc_client_pool_new(uri);
         mongoc_uri_destroy(uri);
         if (!store->pool) {
@@ -115,9 +114,7 @@ cs_store_t *cs_store_new(const char *uri_str, const char *database,
                 return NULL;
         }
         mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
-        store->database = strdup(database);
-        if (!store->database)
-                abort();
+        store->database = cs_xstrdup(database);
         return store;
 }
 
@@ -343,10 +340,7 @@ static void iter_binary(const bson_iter_t *it, uint8_t **bufp, size_t *lenp) {
         if (!BSON_ITER_HOLDS_BINARY(it))
                 return;
         bson_iter_binary(it, &subtype, &len, &data);
-        *bufp = malloc(len ? len : 1);
-        if (!*bufp)
-                abort();
-        memcpy(*bufp, data, len);
+        *bufp = cs_xmemdup(data, len);
         *lenp = len;
 }
 
@@ -406,10 +400,10 @@ static void read_event(cs_call_t *call, const bson_iter_t *it) {
                         (void)cs_event_type_parse(iter_str(&f), &ev->type);
                 } else if (!strcmp(key, "userID")) {
                         free(ev->user_id);
-                        ev->user_id = strdup(iter_str(&f));
+                        ev->user_id = cs_xstrdup(iter_str(&f));
                 } else if (!strcmp(key, "operationID")) {
                         free(ev->operation_id);
-                        ev->operation_id = strdup(iter_str(&f));
+                        ev->operation_id = cs_xstrdup(iter_str(&f));
                 } else if (!strcmp(key, "platformID")) {
                         ev->platform_id = iter_int32(&f);
                 } else if (!strcmp(key, "at")) {
@@ -439,10 +433,8 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
         if (!room_id || !state)
                 return NULL;
 
-        cs_call_t *call = calloc(1, sizeof(*call));
-        if (!call)
-                abort();
-        call->room_id = strdup(room_id);
+        cs_call_t *call = cs_xcalloc(1, sizeof(*call));
+        call->room_id = cs_xstrdup(room_id);
         (void)cs_call_state_parse(state, &call->state);
         bson_iter_init(&it, doc);
         while (bson_iter_next(&it)) {
@@ -450,13 +442,13 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
                 if (!strcmp(key, "endReason"))
                         (void)cs_end_reason_parse(iter_str(&it), &call->end_reason);
                 else if (!strcmp(key, "inviterUserID"))
-                        call->inviter_user_id = strdup(iter_str(&it));
+                        call->inviter_user_id = cs_xstrdup(iter_str(&it));
                 else if (!strcmp(key, "groupID"))
-                        call->group_id = strdup(iter_str(&it));
+                        call->group_id = cs_xstrdup(iter_str(&it));
                 else if (!strcmp(key, "mediaType"))
-                        call->media_type = strdup(iter_str(&it));
+                        call->media_type = cs_xstrdup(iter_str(&it));
                 else if (!strcmp(key, "customData"))
-                        call->custom_data = strdup(iter_str(&it));
+                        call->custom_data = cs_xstrdup(iter_str(&it));
                 else if (!strcmp(key, "sessionType"))
                         call->session_type = iter_int32(&it);
                 else if (!strcmp(key, "platformID"))
@@ -472,7 +464,7 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
                 else if (!strcmp(key, "endedAt"))
                         call->ended_at = iter_date(&it);
                 else if (!strcmp(key, "pendingTimer") && BSON_ITER_HOLDS_UTF8(&it))
-                        call->pending_timer_op = strdup(bson_iter_utf8(&it, NULL));
+                        call->pending_timer_op = cs_xstrdup(bson_iter_utf8(&it, NULL));
                 else if (!strcmp(key, "pendingTimerAt"))
                         call->pending_timer_at = iter_date(&it);
                 else if (!strcmp(key, "rev"))
@@ -494,8 +486,8 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
         char **strs[] = {&call->inviter_user_id, &call->group_id,
                          &call->media_type, &call->custom_data};
         for (size_t i = 0; i < CS_ARRAY_SIZE(strs); i++)
-                if (!*strs[i] && !(*strs[i] = strdup("")))
-                        abort();
+                if (!*strs[i])
+                        *strs[i] = cs_xstrdup("");
         call->stored_event_cnt = call->event_cnt;
         return call;
 }
@@ -723,9 +715,8 @@ cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
                                 holder = iter_str(&it);
                         if (bson_iter_init_find(&it, found, "at"))
                                 *sincep = iter_date(&it);
-                        if (strcmp(holder, room_id) != 0 &&
-                            !(*holderp = strdup(holder)))
-                                abort();
+                        if (strcmp(holder, room_id) != 0)
+                                *holderp = cs_xstrdup(holder);
                 }
                 bool cursor_failed = mongoc_cursor_error(cur, &berr);
                 mongoc_cursor_destroy(cur);
@@ -803,9 +794,8 @@ cs_err_t cs_store_get_refusal(cs_store_t *store, const char *operation_id,
                 *foundp = true;
                 if (bson_iter_init_find(&it, doc, "errCode"))
                         *codep = iter_int32(&it);
-                if (bson_iter_init_find(&it, doc, "errMsg") &&
-                    !(*msgp = strdup(iter_str(&it))))
-                        abort();
+                if (bson_iter_init_find(&it, doc, "errMsg"))
+                        *msgp = cs_xstrdup(iter_str(&it));
         }
         if (mongoc_cursor_error(cur, &berr)) {
                 set_err(errstr, errstr_size, "find refusal", &berr);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 typedef struct entry_s {
         int64_t offset;
         bool done;
@@ -25,10 +27,7 @@ struct cs_watermark_s {
 };
 
 cs_watermark_t *cs_watermark_new(void) {
-        cs_watermark_t *wm = calloc(1, sizeof(*wm));
-        if (!wm)
-                abort();
-        return wm;
+        return cs_xcalloc(1, sizeof(cs_watermark_t));
 }
 
 void cs_watermark_destroy(cs_watermark_t *wm) {
@@ -46,11 +45,8 @@ static part_t *find_part(cs_watermark_t *wm, int32_t partition, bool create) {
                         return &wm->parts[i];
         if (!create)
                 return NULL;
-        part_t *parts = realloc(wm->parts, (wm->cnt + 1) * sizeof(*parts));
-        if (!parts)
-                abort();
-        wm->parts = parts;
-        part_t *p = &parts[wm->cnt++];
+        wm->parts = cs_xrealloc(wm->parts, (wm->cnt + 1) * sizeof(*wm->parts));
+        part_t *p = &wm->parts[wm->cnt++];
         memset(p, 0, sizeof(*p));
         p->partition = partition;
         return p;
@@ -60,9 +56,7 @@ void cs_watermark_track(cs_watermark_t *wm, int32_t partition, int64_t offset) {
         part_t *p = find_part(wm, partition, true);
         if (p->cnt == p->cap) {
                 p->cap = p->cap ? p->cap * 2 : 8;
-                p->entries = realloc(p->entries, p->cap * sizeof(*p->entries));
-                if (!p->entries)
-                        abort();
+                p->entries = cs_xrealloc(p->entries, p->cap * sizeof(*p->entries));
         }
         p->entries[p->cnt].offset = offset;
         p->entries[p->cnt].done = false;

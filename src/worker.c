@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "codec.h"
 #include "handler.h"
 #include "kafka.h"
@@ -59,27 +60,16 @@ static void nap(worker_t *w, int ms) {
 static void dead_letter(worker_t *w, const rd_kafka_message_t *rkm,
                         const char *operation_id, const char *reason,
                         cs_outbox_t *out) {
-        uint8_t *value = NULL;
-        if (rkm->len) {
-                value = malloc(rkm->len);
-                if (!value)
-                        abort();
-                memcpy(value, rkm->payload, rkm->len);
-        }
+        uint8_t *value = rkm->len ? cs_xmemdup(rkm->payload, rkm->len) : NULL;
         cs_out_msg_t *m = cs_outbox_add(out, CS_OUT_DEAD_LETTER,
                                         w->conf->topic_dlq, NULL, value,
                                         rkm->len, operation_id);
         if (rkm->key_len) {
-                m->key = malloc(rkm->key_len);
-                if (!m->key)
-                        abort();
-                memcpy(m->key, rkm->key, rkm->key_len);
+                m->key = cs_xmemdup(rkm->key, rkm->key_len);
                 m->key_len = rkm->key_len;
         }
-        m->error = strdup(reason);
-        m->source_topic = strdup(rd_kafka_topic_name(rkm->rkt));
-        if (!m->error || !m->source_topic)
-                abort();
+        m->error = cs_xstrdup(reason);
+        m->source_topic = cs_xstrdup(rd_kafka_topic_name(rkm->rkt));
         m->source_partition = rkm->partition;
         m->source_offset = rkm->offset;
         cs_log(CS_LOG_WARN, "WORKER", "dead-lettering [%d]@%lld: %s",
