@@ -138,6 +138,14 @@ static const cs_prop_t cs_props[] = {
      CS_OFF(signal_operation_retention), "604800", 60, 31536000, NULL, 0,
      "How long refused operationIDs are remembered, so that a redelivered "
      "command gets the same reply, seconds."},
+    {"signal.command_max_age", CS_PROP_INT, CS_OFF(signal_command_max_age),
+     "10", 0, 86400, NULL, 0,
+     "A command whose `sentAt` is older than this when a worker takes it is "
+     "answered 1008 and changes nothing, seconds; 0: never expires."},
+    {"signal.max_attempts", CS_PROP_INT, CS_OFF(signal_max_attempts), "8", 1,
+     1000, NULL, 0,
+     "Attempts at one command while MongoDB or Kafka keep failing; after the "
+     "last one it is answered 1009 and copied to the dead-letter topic."},
     {"log.level", CS_PROP_ENUM, CS_OFF(log_level), "info", 0, 0,
      cs_log_levels, CS_PROP_F_ENUM_TEXT, "Most verbose log level written."},
 };

@@ -57,7 +57,9 @@ typedef struct cs_config_s {
         int64_t signal_max_timeout;     /* seconds */
         int64_t signal_max_invitees;
         int64_t signal_timer_interval_ms; /* how often due ring deadlines are polled */
-        int64_t signal_operation_retention; /* seconds refused operations are remembered */
+        int64_t signal_operation_retention; /* seconds operations are remembered */
+        int64_t signal_command_max_age; /* seconds after sentAt a command expires; 0 never */
+        int64_t signal_max_attempts; /* tries of one command before 1009 */
 
         int64_t store_retry_max_backoff_ms; /* cap of the retry backoff on store outages */
 

@@ -13,16 +13,20 @@ const char *cs_err2str(cs_err_t err) {
         case CS_ERR_CALLER_BUSY: return "caller busy";
         case CS_ERR_ALL_BUSY: return "every invitee is busy";
         case CS_ERR_UNSUPPORTED: return "unsupported request";
+        case CS_ERR_EXPIRED: return "command expired";
+        case CS_ERR_SERVER: return "server error";
+        case CS_ERR_RATE_LIMITED: return "rate limited";
         case CS_ERR_TRANSIENT: return "transient failure";
         case CS_ERR_UNDECODABLE: return "undecodable command";
         case CS_ERR_FATAL: return "fatal error";
         case CS_ERR_RACE: return "lost a conditional update";
+        case CS_ERR_PERMANENT: return "cannot be applied";
         }
         return "unknown error";
 }
 
 bool cs_err_is_reply_code(cs_err_t err) {
-        return err == CS_OK || (err >= CS_ERR_INVALID && err <= CS_ERR_UNSUPPORTED);
+        return err == CS_OK || (err >= CS_ERR_INVALID && err <= CS_ERR_RATE_LIMITED);
 }
 
 bool cs_err_is_retriable(cs_err_t err) {

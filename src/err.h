@@ -22,12 +22,17 @@ typedef enum cs_err_e {
         CS_ERR_CALLER_BUSY = 1005,   /* the sender's line is busy */
         CS_ERR_ALL_BUSY = 1006,      /* every invitee is busy */
         CS_ERR_UNSUPPORTED = 1007,   /* request case not accepted */
+        CS_ERR_EXPIRED = 1008,       /* sentAt older than command_max_age */
+        CS_ERR_SERVER = 1009,        /* could not be applied after retries */
+        CS_ERR_RATE_LIMITED = 1010,  /* too many custom signals */
 
         /* Internal outcomes, never sent on the wire. */
         CS_ERR_TRANSIENT = -1,   /* dependency unavailable: retry later */
         CS_ERR_UNDECODABLE = -2, /* cannot be answered: dead-letter it */
         CS_ERR_FATAL = -3,       /* cannot continue: stop the worker */
         CS_ERR_RACE = -4,        /* a conditional update lost: reload, redo */
+        CS_ERR_PERMANENT = -5,   /* a decodable command that retrying cannot
+                                    apply: answer 1009, dead-letter a copy */
 } cs_err_t;
 
 /** @returns a static one-line description of @p err. */

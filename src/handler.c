@@ -1208,10 +1208,18 @@ done:
         return err;
 }
 
+void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                        const char *reason, cs_outbox_t *out) {
+        (void)now;
+        cs_outbox_clear(out);
+        add_error_reply(h, out, cmd, CS_ERR_SERVER, reason);
+}
+
 /* Fires the due ring timeouts of one call, or emits again a timer event
  * whose delivery was started by a worker that did not finish it. */
 static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
-                             int64_t now, cs_outbox_t *out, cs_strv_t *fired,
+                             int64_t now, int64_t redeliver_after_ms,
+                             cs_outbox_t *out, cs_strv_t *fired,
                              char *errstr, size_t errstr_size) {
         cs_call_t *call = NULL;
         cs_effect_t eff = {0};
@@ -1227,7 +1235,7 @@ static cs_err_t fire_timeout(cs_handler_t *h, const char *room_id,
                 if (call->pending_timer_op) {
                         /* One slot: the next deadline waits until the
                          * previous timer event is delivered. */
-                        if (call->pending_timer_at > now - CS_TIMER_REDELIVER_MS)
+                        if (call->pending_timer_at > now - redeliver_after_ms)
                                 goto done;
                         cs_event_t *ev = cs_call_find_event(call, call->pending_timer_op);
                         call->pending_timer_at = now;
@@ -1290,15 +1298,17 @@ done:
         return err;
 }
 
-cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now, cs_outbox_t *out,
+cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now,
+                          int64_t redeliver_after_ms, cs_outbox_t *out,
                           cs_strv_t *fired, char *errstr, size_t errstr_size) {
         cs_strv_t rooms = {0};
         cs_err_t err = cs_store_find_due(h->store, now,
-                                         now - CS_TIMER_REDELIVER_MS,
+                                         now - redeliver_after_ms,
                                          TIMER_BATCH, &rooms, errstr,
                                          errstr_size);
         for (size_t i = 0; !err && i < rooms.cnt; i++)
-                err = fire_timeout(h, rooms.v[i], now, out, fired, errstr,
+                err = fire_timeout(h, rooms.v[i], now, redeliver_after_ms,
+                                   out, fired, errstr,
                                    errstr_size);
         cs_strv_clear(&rooms);
         return err;

@@ -42,6 +42,8 @@ void cs_handler_destroy(cs_handler_t *h);
  * before this returns.
  * @returns CS_OK with the reply and notifications in @p out;
  *          CS_ERR_TRANSIENT: nothing to produce, try the command again later;
+ *          CS_ERR_PERMANENT: retrying cannot apply it (reason in @p errstr):
+ *          answer it with cs_handler_give_up() and dead-letter a copy;
  *          CS_ERR_UNDECODABLE: the command cannot be answered (reason in
  *          @p errstr): dead-letter it.
  */
@@ -50,11 +52,22 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd,
                             size_t errstr_size) CS_WUR;
 
 /**
+ * The command could not be applied (its attempts ran out, or it failed in a
+ * way retrying cannot fix): fills @p out with the 1009 reply carrying
+ * @p reason, preceded by the notifications of the sender's event when the
+ * call record shows it was applied after all (state already written is
+ * never left without its notifications). Never fails: when the store cannot
+ * be read, @p out holds the reply alone.
+ */
+void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                        const char *reason, cs_outbox_t *out);
+
+/**
  * Fires ring timeouts due at @p now: each due call is claimed with one
  * conditional update, so exactly one worker fires each deadline. The
  * update also puts the timer event into the call's outbox slot; a slot
- * whose delivery started more than CS_TIMER_REDELIVER_MS ago (its worker
- * died) is emitted again.
+ * whose delivery started more than @p redeliver_after_ms ago (its worker
+ * died: pass more than the longest a delivery may take) is emitted again.
  *
  * @param fired  receives (roomID, operationID) pairs, one per emitted
  *               timer event: pass it to cs_handler_timer_delivered() once
@@ -63,15 +76,13 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd,
  *          @p out holds the notifications of every call already fired: they
  *          are owed and must be produced.
  */
-cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now, cs_outbox_t *out,
+cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now,
+                          int64_t redeliver_after_ms, cs_outbox_t *out,
                           cs_strv_t *fired, char *errstr,
                           size_t errstr_size) CS_WUR;
 
 /** Empties the outbox slots of @p fired (their notifications were
  *  acknowledged). Failures are logged: the slot is re-emitted later. */
 void cs_handler_timer_delivered(cs_handler_t *h, const cs_strv_t *fired);
-
-/* A timer outbox slot older than this is emitted again by any worker. */
-#define CS_TIMER_REDELIVER_MS 30000
 
 #endif

@@ -16,6 +16,8 @@
 #include "store.h"
 
 #define FIRST_BACKOFF_MS 100
+/* A timer outbox slot older than this is emitted again by any worker. */
+#define TIMER_REDELIVER_MS 30000
 
 typedef struct worker_s {
         const cs_config_t *conf;
@@ -145,7 +147,7 @@ static bool fire_timers(worker_t *w) {
         char errstr[512] = "";
         cs_outbox_t out = {0};
         cs_strv_t fired = {0};
-        cs_err_t err = cs_handler_timer(w->handler, wall_ms(), &out, &fired,
+        cs_err_t err = cs_handler_timer(w->handler, wall_ms(), TIMER_REDELIVER_MS, &out, &fired,
                                         errstr, sizeof(errstr));
         if (err)
                 cs_log(CS_LOG_WARN, "TIMER", "%s", errstr);
@@ -169,7 +171,7 @@ static bool fire_timers(worker_t *w) {
                         cs_log(CS_LOG_WARN, "TIMER",
                                "%zu timeout notification(s) not delivered yet; "
                                "they are emitted again after %d s",
-                               out.cnt, CS_TIMER_REDELIVER_MS / 1000);
+                               out.cnt, TIMER_REDELIVER_MS / 1000);
                         keep_going = !cs_err_is_fatal(err);
                         break;
                 }
