@@ -100,15 +100,20 @@ void cs_strv_clear(cs_strv_t *sv) {
 
 /* ---- construction ---- */
 
-static void set_meta(cs_participant_t *part, const uint8_t *meta, size_t len) {
+void cs_participant_set_meta(cs_participant_t *part, const uint8_t *meta,
+                             size_t len) {
         free(part->meta);
         part->meta = NULL;
         part->meta_len = 0;
-        if (meta && len) {
-                part->meta = cs_xmalloc(len);
-                memcpy(part->meta, meta, len);
+        if (meta && len && len <= CS_CALL_META_MAX) {
+                part->meta = cs_xmemdup(meta, len);
                 part->meta_len = len;
         }
+}
+
+void cs_participant_set_claim(cs_participant_t *part, const char *claim) {
+        free(part->line_claim);
+        part->line_claim = cs_xstrdup(claim);
 }
 
 cs_call_t *cs_call_new(const char *room_id, const char *inviter_user_id,
@@ -130,16 +135,25 @@ cs_call_t *cs_call_new(const char *room_id, const char *inviter_user_id,
         call->deadline = now + (int64_t)timeout_s * 1000;
         cs_participant_t *inviter = cs_call_add_participant(
                 call, inviter_user_id, true, CS_PART_ACCEPTED, platform_id, now);
-        set_meta(inviter, inviter_meta, inviter_meta_len);
+        cs_participant_set_meta(inviter, inviter_meta, inviter_meta_len);
         return call;
+}
+
+/* Drops what only a redelivery needs. */
+static void event_strip(cs_event_t *ev) {
+        cs_strv_clear(&ev->notify);
+        cs_strv_clear(&ev->busy);
+        free(ev->content);
+        ev->content = NULL;
+        ev->content_len = 0;
+        ev->replayable = false;
 }
 
 static void event_clear(cs_event_t *ev) {
         free(ev->user_id);
         free(ev->operation_id);
-        cs_strv_clear(&ev->notify);
-        cs_strv_clear(&ev->busy);
-        free(ev->content);
+        free(ev->request);
+        event_strip(ev);
 }
 
 void cs_call_destroy(cs_call_t *call) {
@@ -148,6 +162,8 @@ void cs_call_destroy(cs_call_t *call) {
         for (size_t i = 0; i < call->part_cnt; i++) {
                 free(call->parts[i].user_id);
                 free(call->parts[i].meta);
+                free(call->parts[i].invited_by);
+                free(call->parts[i].line_claim);
         }
         free(call->parts);
         for (size_t i = 0; i < call->event_cnt; i++)
@@ -159,6 +175,7 @@ void cs_call_destroy(cs_call_t *call) {
         free(call->media_type);
         free(call->custom_data);
         free(call->pending_timer_op);
+        free(call->group_claim);
         free(call);
 }
 
@@ -190,7 +207,25 @@ cs_event_t *cs_call_add_event(cs_call_t *call, cs_event_type_t type,
         ev->platform_id = platform_id;
         ev->operation_id = cs_xstrdup(operation_id);
         ev->at = at;
+        ev->replayable = true;
         return ev;
+}
+
+void cs_call_trim_events(cs_call_t *call) {
+        if (call->event_cnt > CS_CALL_KEEP_EVENTS) {
+                size_t drop = call->event_cnt - CS_CALL_KEEP_EVENTS;
+                for (size_t i = 0; i < drop; i++)
+                        event_clear(&call->events[i]);
+                memmove(call->events, call->events + drop,
+                        CS_CALL_KEEP_EVENTS * sizeof(*call->events));
+                call->event_cnt = CS_CALL_KEEP_EVENTS;
+                call->stored_event_cnt = call->stored_event_cnt > drop
+                                                 ? call->stored_event_cnt - drop
+                                                 : 0;
+                call->events_dropped += (int64_t)drop;
+        }
+        for (size_t i = 0; i + CS_CALL_REPLAY_EVENTS < call->event_cnt; i++)
+                event_strip(&call->events[i]);
 }
 
 void cs_effect_clear(cs_effect_t *eff) {
@@ -207,10 +242,11 @@ cs_participant_t *cs_call_find(const cs_call_t *call, const char *user_id) {
         return NULL;
 }
 
-cs_event_t *cs_call_find_event(const cs_call_t *call,
-                               const char *operation_id) {
+cs_event_t *cs_call_find_op(const cs_call_t *call, const char *user_id,
+                            const char *operation_id) {
         for (size_t i = 0; i < call->event_cnt; i++)
-                if (strcmp(call->events[i].operation_id, operation_id) == 0)
+                if (strcmp(call->events[i].operation_id, operation_id) == 0 &&
+                    strcmp(call->events[i].user_id, user_id) == 0)
                         return &call->events[i];
         return NULL;
 }
@@ -367,6 +403,9 @@ void cs_call_invite(cs_call_t *call, const char *sender, int32_t platform_id,
                 else
                         part = cs_call_add_participant(call, user_id, false,
                                                        state, 0, now);
+                free(part->invited_by);
+                part->invited_by = cs_xstrdup(sender);
+                cs_participant_set_claim(part, NULL);
                 part->ring_until = is_busy ? 0 : now + (int64_t)timeout_s * 1000;
                 if (!is_busy)
                         all_busy = false;
@@ -441,14 +480,25 @@ void cs_call_act(cs_call_t *call, const cs_action_t *act, cs_effect_t *eff) {
                                      : "invitation already answered or over");
                         return;
                 }
+                /* Past the ring deadline the invitation is over, whether
+                 * or not the timer has fired yet. */
+                if (act->type == CS_EV_ACCEPT && me->ring_until &&
+                    act->now >= me->ring_until) {
+                        refuse(eff, CS_ERR_CONFLICT, "the invitation timed out");
+                        return;
+                }
                 ev = cs_call_add_event(call, act->type, act->user_id,
                                        act->platform_id, act->operation_id,
                                        act->now);
                 cs_strv_add(&ev->notify, call->inviter_user_id);
+                if (me->invited_by &&
+                    strcmp(me->invited_by, call->inviter_user_id) &&
+                    strcmp(me->invited_by, act->user_id))
+                        cs_strv_add(&ev->notify, me->invited_by);
                 cs_strv_add(&ev->notify, act->user_id);
                 if (act->type == CS_EV_ACCEPT) {
                         set_part(me, CS_PART_ACCEPTED, act->platform_id, act->now);
-                        set_meta(me, act->meta, act->meta_len);
+                        cs_participant_set_meta(me, act->meta, act->meta_len);
                         if (call->state == CS_CALL_RINGING) {
                                 call->state = CS_CALL_ACTIVE;
                                 call->accepted_at = act->now;
@@ -464,6 +514,15 @@ void cs_call_act(cs_call_t *call, const cs_action_t *act, cs_effect_t *eff) {
                 if (!me->inviter) {
                         refuse(eff, CS_ERR_NOT_PERMITTED,
                                "only the inviter may cancel");
+                        return;
+                }
+                if (ended && !call->accepted_at &&
+                    call->end_reason != CS_END_HUNG_UP &&
+                    call->end_reason != CS_END_ROOM_FINISHED) {
+                        /* Apps cancel when their own ring timer fires:
+                         * the call already ended unanswered, so the
+                         * cancel is done. Nothing changes. */
+                        eff->code = CS_OK;
                         return;
                 }
                 if (call->state != CS_CALL_RINGING) {

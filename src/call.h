@@ -81,6 +81,9 @@ typedef struct cs_participant_s {
         int64_t ring_until;      /* ms; meaningful while ringing */
         uint8_t *meta;           /* serialized ParticipantMetaData or NULL */
         size_t meta_len;
+        char *invited_by;        /* who added this invitee (NULL: inviter) */
+        char *line_claim;        /* identity of the line claim this part
+                                    holds (NULL: none, or an old record) */
 } cs_participant_t;
 
 typedef struct cs_event_s {
@@ -88,9 +91,13 @@ typedef struct cs_event_s {
         char *user_id;           /* the acting user (timer: the inviter) */
         int32_t platform_id;
         char *operation_id;
+        char *request;           /* request case that made it ("accept",
+                                    ...; "timer" for the ring timer) */
         int64_t at;              /* ms */
-        /* What re-emits the operation's outputs on redelivery. */
         int32_t code;            /* reply errCode: 0, or 1006 for busy */
+        /* What re-emits the operation's notifications on redelivery; kept
+         * for the CS_CALL_REPLAY_EVENTS most recent events only. */
+        bool replayable;
         cs_strv_t notify;        /* notification recipients, in order */
         cs_strv_t busy;          /* invite: invitees found busy */
         uint8_t *content;        /* notification content (SignalReq) */
@@ -117,6 +124,8 @@ typedef struct cs_call_s {
         cs_event_t *events;
         size_t event_cnt;
         size_t stored_event_cnt; /* events already in the store */
+        int64_t events_dropped;  /* older events no longer in the record */
+        char *group_claim;       /* identity of the group line claim */
         int64_t rev;             /* compare-and-set revision */
         /* Timer outbox: the operationID of a timer event whose
          * notifications are not yet acknowledged by Kafka, and when its
@@ -124,6 +133,12 @@ typedef struct cs_call_s {
         char *pending_timer_op;
         int64_t pending_timer_at;
 } cs_call_t;
+
+/* The record keeps this many most recent events (the one that ended the
+ * call is always the last), and the notification payload of a redelivery
+ * only for the most recent CS_CALL_REPLAY_EVENTS of them. */
+#define CS_CALL_KEEP_EVENTS 64
+#define CS_CALL_REPLAY_EVENTS 8
 
 /* What an action did, for the handler to carry out after the update. */
 typedef struct cs_effect_s {
@@ -182,10 +197,22 @@ cs_participant_t *cs_call_add_participant(cs_call_t *call,
                                           cs_part_state_t state,
                                           int32_t platform_id, int64_t now);
 
-/** Appends an event (strings copied); @returns it, owned by the call. */
+/** Appends an event (strings copied; @p request may be NULL, set later);
+ *  @returns it, owned by the call. */
 cs_event_t *cs_call_add_event(cs_call_t *call, cs_event_type_t type,
                               const char *user_id, int32_t platform_id,
                               const char *operation_id, int64_t at);
+
+/** Replaces a participant's line claim identity (copied; NULL clears). */
+void cs_participant_set_claim(cs_participant_t *part, const char *claim);
+
+/** Stores @p meta as the participant's metadata, or nothing when it is
+ *  longer than CS_CALL_META_MAX (the record stays bounded). */
+void cs_participant_set_meta(cs_participant_t *part, const uint8_t *meta,
+                             size_t len);
+
+/* Largest participant metadata kept in a record, bytes. */
+#define CS_CALL_META_MAX 1024
 
 /** Frees what the effect owns (not the event, which the call owns). */
 void cs_effect_clear(cs_effect_t *eff);
@@ -195,9 +222,15 @@ void cs_effect_clear(cs_effect_t *eff);
 /** @returns the participant entry of @p user_id or NULL. */
 cs_participant_t *cs_call_find(const cs_call_t *call, const char *user_id);
 
-/** @returns the first event of @p operation_id or NULL. */
-cs_event_t *cs_call_find_event(const cs_call_t *call,
-                               const char *operation_id);
+/** @returns the event of (@p user_id, @p operation_id) or NULL: the
+ *  identity of an operation is the pair, never the operationID alone. */
+cs_event_t *cs_call_find_op(const cs_call_t *call, const char *user_id,
+                            const char *operation_id);
+
+/** Drops the oldest events beyond CS_CALL_KEEP_EVENTS (counting them in
+ *  events_dropped) and the replay payload of all but the most recent
+ *  CS_CALL_REPLAY_EVENTS. */
+void cs_call_trim_events(cs_call_t *call);
 
 /** @returns true while the call is ringing or active. */
 bool cs_call_is_live(const cs_call_t *call);

@@ -23,9 +23,6 @@
 #define LINES "lines"
 #define OPERATIONS "operations"
 
-/* The most events one call may hold. With requests capped at 32 KiB
- * (handler.c) this keeps a record well under MongoDB's 16 MiB limit. */
-#define CS_CALL_MAX_EVENTS 256
 
 struct cs_store_s {
         mongoc_client_pool_t *pool;
@@ -49,6 +46,8 @@ static bool is_permanent_code(uint32_t code) {
         case 17419: /* document too large after update */
         case 17420:
         case 14:    /* TypeMismatch */
+        case 85:    /* IndexOptionsConflict */
+        case 86:    /* IndexKeySpecsConflict */
                 return true;
         default:
                 return false;
@@ -62,7 +61,7 @@ static cs_err_t classify(const bson_error_t *berr) {
               berr->domain == MONGOC_ERROR_QUERY ||
               berr->domain == MONGOC_ERROR_COMMAND) &&
              is_permanent_code(berr->code)))
-                return CS_ERR_UNDECODABLE;
+                return CS_ERR_PERMANENT;
         return CS_ERR_TRANSIENT;
 }
 
@@ -210,36 +209,25 @@ cs_err_t cs_store_init(cs_store_t *store, char *errstr, size_t errstr_size) {
                 "createdAt", BCON_INT32(-1), "}", "name", "user_calls", "}",
                 "1", "{", "key", "{", "groupID", BCON_INT32(1), "state",
                 BCON_INT32(1), "}", "name", "group_live", "}",
-                "2", "{", "key", "{", "participants.state", BCON_INT32(1),
-                "participants.ringUntil", BCON_INT32(1), "}", "name",
-                "ring_timer", "}",
+                "2", "{", "key", "{", "nextRingAt", BCON_INT32(1), "}",
+                "name", "ring_timer", "}",
                 "3", "{", "key", "{", "pendingTimerAt", BCON_INT32(1), "}",
                 "name", "timer_outbox", "sparse", BCON_BOOL(true), "}");
         err = create_indexes(store, CALLS, calls, errstr, errstr_size);
         bson_destroy(calls);
-        if (err)
-                return err;
-        bson_t *ops = BCON_NEW("0", "{", "key", "{", "expireAt", BCON_INT32(1),
-                               "}", "name", "expire", "expireAfterSeconds",
-                               BCON_INT32(0), "}");
-        err = create_indexes(store, OPERATIONS, ops, errstr, errstr_size);
-        bson_destroy(ops);
-        return err;
+        if (!err) {
+                bson_t *ops = BCON_NEW("0", "{", "key", "{", "expireAt",
+                                       BCON_INT32(1), "}", "name", "expire",
+                                       "expireAfterSeconds", BCON_INT32(0), "}");
+                err = create_indexes(store, OPERATIONS, ops, errstr, errstr_size);
+                bson_destroy(ops);
+        }
+        /* An index that exists with other options is an operator's
+         * decision that retrying cannot change. */
+        return err == CS_ERR_PERMANENT ? CS_ERR_FATAL : err;
 }
 
 /* ---- call <-> BSON ---- */
-
-static void append_strv(bson_t *doc, const char *key, const cs_strv_t *sv) {
-        bson_t arr;
-        char idx[16];
-        const char *k;
-        bson_append_array_begin(doc, key, -1, &arr);
-        for (size_t i = 0; i < sv->cnt; i++) {
-                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
-                bson_append_utf8(&arr, k, -1, sv->v[i], -1);
-        }
-        bson_append_array_end(doc, &arr);
-}
 
 static void append_participants(bson_t *doc, const cs_call_t *call) {
         bson_t arr, p;
@@ -260,40 +248,71 @@ static void append_participants(bson_t *doc, const cs_call_t *call) {
                 if (part->meta)
                         BSON_APPEND_BINARY(&p, "meta", BSON_SUBTYPE_BINARY,
                                            part->meta, (uint32_t)part->meta_len);
+                if (part->invited_by)
+                        BSON_APPEND_UTF8(&p, "invitedBy", part->invited_by);
+                if (part->line_claim)
+                        BSON_APPEND_UTF8(&p, "lineClaim", part->line_claim);
                 bson_append_document_end(&arr, &p);
         }
         bson_append_array_end(doc, &arr);
 }
 
-static void append_event(bson_t *arr, const char *key, const cs_event_t *ev) {
+/* A list of participants written as their indexes in `participants`
+ * (every recipient and every busy user is one): a few bytes each, so the
+ * replay payload stays small however long userIDs are. */
+static void append_part_refs(const cs_call_t *call, bson_t *doc,
+                             const char *key, const cs_strv_t *users) {
+        bson_t arr;
+        char idx[16];
+        const char *k;
+        uint32_t n = 0;
+        bson_append_array_begin(doc, key, -1, &arr);
+        for (size_t i = 0; i < users->cnt; i++) {
+                for (size_t j = 0; j < call->part_cnt; j++) {
+                        if (strcmp(call->parts[j].user_id, users->v[i]))
+                                continue;
+                        bson_uint32_to_string(n++, &k, idx, sizeof(idx));
+                        bson_append_int32(&arr, k, -1, (int32_t)j);
+                        break;
+                }
+        }
+        bson_append_array_end(doc, &arr);
+}
+
+static void append_event(const cs_call_t *call, bson_t *arr, const char *key,
+                         const cs_event_t *ev) {
         bson_t e;
         bson_append_document_begin(arr, key, -1, &e);
         BSON_APPEND_UTF8(&e, "type", cs_event_type_name(ev->type));
         BSON_APPEND_UTF8(&e, "userID", ev->user_id);
         BSON_APPEND_INT32(&e, "platformID", ev->platform_id);
         BSON_APPEND_UTF8(&e, "operationID", ev->operation_id);
+        BSON_APPEND_UTF8(&e, "request", ev->request ? ev->request : "");
         BSON_APPEND_DATE_TIME(&e, "at", ev->at);
         BSON_APPEND_INT32(&e, "code", ev->code);
-        append_strv(&e, "notify", &ev->notify);
-        if (ev->busy.cnt)
-                append_strv(&e, "busy", &ev->busy);
-        if (ev->content)
-                BSON_APPEND_BINARY(&e, "content", BSON_SUBTYPE_BINARY,
-                                   ev->content, (uint32_t)ev->content_len);
+        if (ev->replayable) {
+                append_part_refs(call, &e, "notify", &ev->notify);
+                if (ev->busy.cnt)
+                        append_part_refs(call, &e, "busy", &ev->busy);
+                if (ev->content)
+                        BSON_APPEND_BINARY(&e, "content", BSON_SUBTYPE_BINARY,
+                                           ev->content,
+                                           (uint32_t)ev->content_len);
+        }
         bson_append_document_end(arr, &e);
 }
 
-static void append_events(bson_t *doc, const char *key, const cs_call_t *call,
-                          size_t from) {
+static void append_events(bson_t *doc, const cs_call_t *call) {
         bson_t arr;
         char idx[16];
         const char *k;
-        bson_append_array_begin(doc, key, -1, &arr);
-        for (size_t i = from; i < call->event_cnt; i++) {
-                bson_uint32_to_string((uint32_t)(i - from), &k, idx, sizeof(idx));
-                append_event(&arr, k, &call->events[i]);
+        bson_append_array_begin(doc, "events", -1, &arr);
+        for (size_t i = 0; i < call->event_cnt; i++) {
+                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+                append_event(call, &arr, k, &call->events[i]);
         }
         bson_append_array_end(doc, &arr);
+        BSON_APPEND_INT64(doc, "eventsDropped", call->events_dropped);
 }
 
 static void append_mutable(bson_t *doc, const cs_call_t *call) {
@@ -312,6 +331,16 @@ static void append_mutable(bson_t *doc, const cs_call_t *call) {
                 BSON_APPEND_UTF8(doc, "pendingTimer", call->pending_timer_op);
                 BSON_APPEND_DATE_TIME(doc, "pendingTimerAt", call->pending_timer_at);
         }
+        if (call->group_claim)
+                BSON_APPEND_UTF8(doc, "groupClaim", call->group_claim);
+        /* What the ring timer looks for: the earliest deadline of a
+         * ringing participant of a live call (null when none). */
+        int64_t next_ring = cs_call_is_live(call) ? cs_call_next_ring_deadline(call) : 0;
+        if (next_ring)
+                BSON_APPEND_DATE_TIME(doc, "nextRingAt", next_ring);
+        else
+                BSON_APPEND_NULL(doc, "nextRingAt");
+        append_events(doc, call);
 }
 
 /* Lenient readers: a field of the wrong type reads as empty. */
@@ -319,12 +348,21 @@ static const char *iter_str(const bson_iter_t *it) {
         return BSON_ITER_HOLDS_UTF8(it) ? bson_iter_utf8(it, NULL) : "";
 }
 
-static int32_t iter_int32(const bson_iter_t *it) {
-        if (BSON_ITER_HOLDS_INT32(it))
-                return bson_iter_int32(it);
-        if (BSON_ITER_HOLDS_INT64(it))
-                return (int32_t)bson_iter_int64(it);
+/* Any numeric type reads as its value: operators edit records in mongosh,
+ * whose numbers are doubles. */
+static int64_t iter_int64(const bson_iter_t *it) {
+        if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+                return bson_iter_as_int64(it);
+        if (BSON_ITER_HOLDS_DOUBLE(it)) {
+                double d = bson_iter_double(it);
+                return d >= -9.2e18 && d <= 9.2e18 ? (int64_t)d : 0;
+        }
         return 0;
+}
+
+static int32_t iter_int32(const bson_iter_t *it) {
+        int64_t v = iter_int64(it);
+        return v >= INT32_MIN && v <= INT32_MAX ? (int32_t)v : 0;
 }
 
 static int64_t iter_date(const bson_iter_t *it) {
@@ -344,18 +382,10 @@ static void iter_binary(const bson_iter_t *it, uint8_t **bufp, size_t *lenp) {
         *lenp = len;
 }
 
-static void read_strv(const bson_iter_t *it, cs_strv_t *sv) {
-        bson_iter_t child;
-        if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &child))
-                return;
-        while (bson_iter_next(&child))
-                if (BSON_ITER_HOLDS_UTF8(&child))
-                        cs_strv_add(sv, bson_iter_utf8(&child, NULL));
-}
-
 static void read_participant(cs_call_t *call, const bson_iter_t *it) {
         bson_iter_t f;
         const char *user_id = "", *role = "", *state = "";
+        const char *invited_by = NULL, *line_claim = NULL;
         int32_t platform_id = 0;
         int64_t updated_at = 0, ring_until = 0;
         uint8_t *meta = NULL;
@@ -378,6 +408,10 @@ static void read_participant(cs_call_t *call, const bson_iter_t *it) {
                         ring_until = iter_date(&f);
                 else if (!strcmp(key, "meta") && !meta)
                         iter_binary(&f, &meta, &meta_len);
+                else if (!strcmp(key, "invitedBy") && !invited_by)
+                        invited_by = iter_str(&f);
+                else if (!strcmp(key, "lineClaim") && !line_claim)
+                        line_claim = iter_str(&f);
         }
         cs_part_state_t ps = CS_PART_LEFT;
         (void)cs_part_state_parse(state, &ps);
@@ -387,6 +421,26 @@ static void read_participant(cs_call_t *call, const bson_iter_t *it) {
         part->ring_until = ring_until;
         part->meta = meta;
         part->meta_len = meta_len;
+        part->invited_by = cs_xstrdup(invited_by);
+        part->line_claim = cs_xstrdup(line_claim);
+}
+
+/* Reads a list written by append_part_refs (or, in older records, the
+ * userIDs themselves). */
+static void read_part_refs(const cs_call_t *call, const bson_iter_t *it,
+                           cs_strv_t *sv) {
+        bson_iter_t child;
+        if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &child))
+                return;
+        while (bson_iter_next(&child)) {
+                if (BSON_ITER_HOLDS_UTF8(&child)) {
+                        cs_strv_add(sv, bson_iter_utf8(&child, NULL));
+                        continue;
+                }
+                int64_t idx = iter_int64(&child);
+                if (idx >= 0 && (size_t)idx < call->part_cnt)
+                        cs_strv_add(sv, call->parts[idx].user_id);
+        }
 }
 
 static void read_event(cs_call_t *call, const bson_iter_t *it) {
@@ -394,6 +448,7 @@ static void read_event(cs_call_t *call, const bson_iter_t *it) {
         if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
                 return;
         cs_event_t *ev = cs_call_add_event(call, CS_EV_INVITE, "", 0, "", 0);
+        bool has_notify = false;
         while (bson_iter_next(&f)) {
                 const char *key = bson_iter_key(&f);
                 if (!strcmp(key, "type")) {
@@ -408,18 +463,21 @@ static void read_event(cs_call_t *call, const bson_iter_t *it) {
                         ev->platform_id = iter_int32(&f);
                 } else if (!strcmp(key, "at")) {
                         ev->at = iter_date(&f);
+                } else if (!strcmp(key, "request")) {
+                        free(ev->request);
+                        ev->request = cs_xstrdup(iter_str(&f));
                 } else if (!strcmp(key, "code")) {
                         ev->code = iter_int32(&f);
                 } else if (!strcmp(key, "notify")) {
-                        read_strv(&f, &ev->notify);
+                        read_part_refs(call, &f, &ev->notify);
+                        has_notify = true;
                 } else if (!strcmp(key, "busy")) {
-                        read_strv(&f, &ev->busy);
+                        read_part_refs(call, &f, &ev->busy);
                 } else if (!strcmp(key, "content") && !ev->content) {
                         iter_binary(&f, &ev->content, &ev->content_len);
                 }
         }
-        if (!ev->user_id || !ev->operation_id)
-                abort();
+        ev->replayable = has_notify;
 }
 
 /* Builds a call from its document; NULL if the document is not a call. */
@@ -468,20 +526,22 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
                 else if (!strcmp(key, "pendingTimerAt"))
                         call->pending_timer_at = iter_date(&it);
                 else if (!strcmp(key, "rev"))
-                        call->rev = BSON_ITER_HOLDS_INT64(&it)
-                                            ? bson_iter_int64(&it)
-                                            : iter_int32(&it);
+                        call->rev = iter_int64(&it);
+                else if (!strcmp(key, "eventsDropped"))
+                        call->events_dropped = iter_int64(&it);
+                else if (!strcmp(key, "groupClaim") && BSON_ITER_HOLDS_UTF8(&it))
+                        call->group_claim = cs_xstrdup(bson_iter_utf8(&it, NULL));
                 else if (!strcmp(key, "participants") &&
                          BSON_ITER_HOLDS_ARRAY(&it) &&
                          bson_iter_recurse(&it, &child))
                         while (bson_iter_next(&child))
                                 read_participant(call, &child);
-                else if (!strcmp(key, "events") &&
-                         BSON_ITER_HOLDS_ARRAY(&it) &&
-                         bson_iter_recurse(&it, &child))
-                        while (bson_iter_next(&child))
-                                read_event(call, &child);
         }
+        /* Events refer to participants by index: read them second. */
+        if (bson_iter_init_find(&it, doc, "events") &&
+            BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &child))
+                while (bson_iter_next(&child))
+                        read_event(call, &child);
         /* Fields that may be missing in a hand-edited record. */
         char **strs[] = {&call->inviter_user_id, &call->group_id,
                          &call->media_type, &call->custom_data};
@@ -505,7 +565,6 @@ static bson_t *call_to_bson(const cs_call_t *call) {
         BSON_APPEND_INT32(doc, "timeout", call->timeout_s);
         BSON_APPEND_DATE_TIME(doc, "createdAt", call->created_at);
         BSON_APPEND_DATE_TIME(doc, "deadline", call->deadline);
-        append_events(doc, "events", call, 0);
         BSON_APPEND_INT64(doc, "rev", 1);
         return doc;
 }
@@ -569,6 +628,7 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
         lease_t l;
         bson_error_t berr;
         cs_err_t err = CS_OK;
+        cs_call_trim_events(call);
         bson_t *doc = call_to_bson(call);
         lease(store, CALLS, &l);
         if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr)) {
@@ -586,25 +646,16 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) {
         cs_err_t err;
-        if (call->event_cnt > CS_CALL_MAX_EVENTS) {
-                snprintf(errstr, errstr_size, "call %s has too many events",
-                         call->room_id);
-                return CS_ERR_INVALID;
-        }
+        /* The whole (bounded) events array is written each time, so the
+         * record keeps only the most recent ones. A stored rev of another
+         * numeric type still matches: MongoDB compares numbers by value. */
+        cs_call_trim_events(call);
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(call->room_id), "rev",
                                   BCON_INT64(call->rev));
-        bson_t update = BSON_INITIALIZER, set, push, inc;
+        bson_t update = BSON_INITIALIZER, set, inc;
         bson_append_document_begin(&update, "$set", -1, &set);
         append_mutable(&set, call);
         bson_append_document_end(&update, &set);
-        if (call->event_cnt > call->stored_event_cnt) {
-                bson_t each;
-                bson_append_document_begin(&update, "$push", -1, &push);
-                bson_append_document_begin(&push, "events", -1, &each);
-                append_events(&each, "$each", call, call->stored_event_cnt);
-                bson_append_document_end(&push, &each);
-                bson_append_document_end(&update, &push);
-        }
         bson_append_document_begin(&update, "$inc", -1, &inc);
         BSON_APPEND_INT64(&inc, "rev", 1);
         bson_append_document_end(&update, &inc);
@@ -625,32 +676,26 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
         return err;
 }
 
-cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
-                           int64_t stale_before, size_t limit,
-                           cs_strv_t *room_ids, char *errstr,
-                           size_t errstr_size) {
+/* Appends the _id of every document @p filter finds, in @p sort order. */
+static cs_err_t find_ids(cs_store_t *store, const bson_t *filter,
+                         const bson_t *sort, size_t limit, cs_strv_t *ids,
+                         char *errstr, size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
         const bson_t *doc;
         bson_iter_t it;
         cs_err_t err = CS_OK;
-        bson_t *filter = BCON_NEW(
-                "$or", "[",
-                "{", "participants", "{", "$elemMatch", "{", "state",
-                BCON_UTF8("ringing"), "ringUntil", "{", "$lte",
-                BCON_DATE_TIME(now), "}", "}", "}", "state", "{", "$in", "[",
-                BCON_UTF8("ringing"), BCON_UTF8("active"), "]", "}", "}",
-                "{", "pendingTimerAt", "{", "$lte", BCON_DATE_TIME(stale_before),
-                "}", "}", "]");
         bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)limit),
                                 "projection", "{", "_id", BCON_INT32(1), "}");
+        BSON_APPEND_DOCUMENT(opts, "sort", sort);
         lease(store, CALLS, &l);
         mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, filter,
                                                                 opts, NULL);
         while (mongoc_cursor_next(cur, &doc))
                 if (bson_iter_init_find(&it, doc, "_id") &&
-                    BSON_ITER_HOLDS_UTF8(&it))
-                        cs_strv_add(room_ids, bson_iter_utf8(&it, NULL));
+                    BSON_ITER_HOLDS_UTF8(&it) &&
+                    !cs_strv_has(ids, bson_iter_utf8(&it, NULL)))
+                        cs_strv_add(ids, bson_iter_utf8(&it, NULL));
         if (mongoc_cursor_error(cur, &berr)) {
                 set_err(errstr, errstr_size, "find due calls", &berr);
                 err = classify(&berr);
@@ -658,7 +703,47 @@ cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
         mongoc_cursor_destroy(cur);
         unlease(store, &l);
         bson_destroy(opts);
-        bson_destroy(filter);
+        return err;
+}
+
+static void append_nin(bson_t *filter, const cs_strv_t *skip) {
+        bson_t id, nin;
+        char idx[16];
+        const char *k;
+        if (!skip || !skip->cnt)
+                return;
+        bson_append_document_begin(filter, "_id", -1, &id);
+        bson_append_array_begin(&id, "$nin", -1, &nin);
+        for (size_t i = 0; i < skip->cnt; i++) {
+                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+                bson_append_utf8(&nin, k, -1, skip->v[i], -1);
+        }
+        bson_append_array_end(&id, &nin);
+        bson_append_document_end(filter, &id);
+}
+
+cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
+                           int64_t stale_before, const cs_strv_t *skip,
+                           size_t limit, cs_strv_t *room_ids, char *errstr,
+                           size_t errstr_size) {
+        /* Undelivered timer events first (oldest first), then ringing
+         * calls by their earliest deadline: each query walks its index. */
+        bson_t *outbox = BCON_NEW("pendingTimerAt", "{", "$lte",
+                                  BCON_DATE_TIME(stale_before), "}");
+        bson_t *outbox_sort = BCON_NEW("pendingTimerAt", BCON_INT32(1));
+        bson_t *due = BCON_NEW("nextRingAt", "{", "$lte", BCON_DATE_TIME(now), "}");
+        bson_t *due_sort = BCON_NEW("nextRingAt", BCON_INT32(1));
+        append_nin(outbox, skip);
+        append_nin(due, skip);
+        cs_err_t err = find_ids(store, outbox, outbox_sort, limit, room_ids,
+                                errstr, errstr_size);
+        if (!err && room_ids->cnt < limit)
+                err = find_ids(store, due, due_sort, limit - room_ids->cnt,
+                               room_ids, errstr, errstr_size);
+        bson_destroy(outbox);
+        bson_destroy(outbox_sort);
+        bson_destroy(due);
+        bson_destroy(due_sort);
         return err;
 }
 
@@ -681,17 +766,35 @@ cs_err_t cs_store_clear_pending_timer(cs_store_t *store, const char *room_id,
 
 /* ---- lines ---- */
 
+/* Filter on a line held under @p claim. A line written without a claim
+ * (by hand, or by an older callsig) matches the empty claim: {claim: null}
+ * matches a missing field. */
+static bson_t *line_filter(const char *line_id, const char *claim) {
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id));
+        if (claim[0])
+                BSON_APPEND_UTF8(filter, "claim", claim);
+        else
+                BSON_APPEND_NULL(filter, "claim");
+        return filter;
+}
+
+void cs_line_holder_clear(cs_line_holder_t *holder) {
+        free(holder->room_id);
+        free(holder->claim);
+        memset(holder, 0, sizeof(*holder));
+}
+
 cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
-                             const char *room_id, int64_t now,
-                             char **holderp, int64_t *sincep, char *errstr,
-                             size_t errstr_size) {
+                             const char *room_id, const char *claim,
+                             int64_t now, cs_line_holder_t *holder,
+                             char *errstr, size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
         cs_err_t err = CS_OK;
-        *holderp = NULL;
-        *sincep = 0;
+        memset(holder, 0, sizeof(*holder));
         bson_t *doc = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
-                               BCON_UTF8(room_id), "at", BCON_DATE_TIME(now));
+                               BCON_UTF8(room_id), "claim", BCON_UTF8(claim),
+                               "at", BCON_DATE_TIME(now));
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id));
         lease(store, LINES, &l);
         /* Insert, or read who holds it; if the holder let go in between,
@@ -710,19 +813,25 @@ cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
                         l.coll, filter, NULL, NULL);
                 bool have = mongoc_cursor_next(cur, &found);
                 if (have) {
-                        const char *holder = "";
-                        if (bson_iter_init_find(&it, found, "roomID"))
-                                holder = iter_str(&it);
-                        if (bson_iter_init_find(&it, found, "at"))
-                                *sincep = iter_date(&it);
-                        if (strcmp(holder, room_id) != 0)
-                                *holderp = cs_xstrdup(holder);
+                        const char *held_claim = "";
+                        if (bson_iter_init_find(&it, found, "claim"))
+                                held_claim = iter_str(&it);
+                        /* Our own claim (a retry or a redelivery) holds. */
+                        if (strcmp(held_claim, claim) != 0) {
+                                holder->claim = cs_xstrdup(held_claim);
+                                holder->room_id = cs_xstrdup(
+                                        bson_iter_init_find(&it, found, "roomID")
+                                                ? iter_str(&it) : "");
+                                if (bson_iter_init_find(&it, found, "at"))
+                                        holder->since = iter_date(&it);
+                        }
                 }
                 bool cursor_failed = mongoc_cursor_error(cur, &berr);
                 mongoc_cursor_destroy(cur);
                 if (cursor_failed) {
                         set_err(errstr, errstr_size, "read line", &berr);
                         err = classify(&berr);
+                        cs_line_holder_clear(holder);
                         goto done;
                 }
                 if (have)
@@ -738,14 +847,14 @@ done:
 }
 
 cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
-                                const char *old_room_id, const char *room_id,
-                                int64_t now, bool *tookp, char *errstr,
-                                size_t errstr_size) {
+                                const char *old_claim, const char *room_id,
+                                const char *claim, int64_t now, bool *tookp,
+                                char *errstr, size_t errstr_size) {
         int64_t matched;
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
-                                  BCON_UTF8(old_room_id));
+        bson_t *filter = line_filter(line_id, old_claim);
         bson_t *update = BCON_NEW("$set", "{", "roomID", BCON_UTF8(room_id),
-                                  "at", BCON_DATE_TIME(now), "}");
+                                  "claim", BCON_UTF8(claim), "at",
+                                  BCON_DATE_TIME(now), "}");
         cs_err_t err = update_one(store, LINES, filter, update,
                                   "take over line", &matched, errstr,
                                   errstr_size);
@@ -756,13 +865,12 @@ cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
 }
 
 cs_err_t cs_store_release_line(cs_store_t *store, const char *line_id,
-                               const char *room_id, char *errstr,
+                               const char *claim, char *errstr,
                                size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
         cs_err_t err = CS_OK;
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(line_id), "roomID",
-                                  BCON_UTF8(room_id));
+        bson_t *filter = line_filter(line_id, claim);
         lease(store, LINES, &l);
         if (!mongoc_collection_delete_one(l.coll, filter, NULL, NULL, &berr)) {
                 set_err(errstr, errstr_size, "release line", &berr);
@@ -773,64 +881,99 @@ cs_err_t cs_store_release_line(cs_store_t *store, const char *line_id,
         return err;
 }
 
-/* ---- refusals ---- */
+/* ---- the ledger of operations ---- */
 
-cs_err_t cs_store_get_refusal(cs_store_t *store, const char *operation_id,
-                              bool *foundp, int32_t *codep, char **msgp,
-                              char *errstr, size_t errstr_size) {
+/* The ledger key of (sendID, operationID): the sendID's length first, so
+ * no two pairs give the same key whatever bytes they hold. */
+static char *op_key(const char *send_id, const char *operation_id) {
+        size_t size = strlen(send_id) + strlen(operation_id) + 24;
+        char *key = cs_xmalloc(size);
+        snprintf(key, size, "%zu:%s:%s", strlen(send_id), send_id, operation_id);
+        return key;
+}
+
+void cs_op_record_clear(cs_op_record_t *rec) {
+        free(rec->request);
+        free(rec->room_id);
+        free(rec->msg);
+        memset(rec, 0, sizeof(*rec));
+}
+
+cs_err_t cs_store_get_op(cs_store_t *store, const char *send_id,
+                         const char *operation_id, bool *foundp,
+                         cs_op_record_t *rec, char *errstr,
+                         size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
         const bson_t *doc;
         bson_iter_t it;
         cs_err_t err = CS_OK;
         *foundp = false;
-        *codep = 0;
-        *msgp = NULL;
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(operation_id));
+        memset(rec, 0, sizeof(*rec));
+        char *key = op_key(send_id, operation_id);
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(key));
         lease(store, OPERATIONS, &l);
         mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, filter,
                                                                 NULL, NULL);
         if (mongoc_cursor_next(cur, &doc)) {
                 *foundp = true;
-                if (bson_iter_init_find(&it, doc, "errCode"))
-                        *codep = iter_int32(&it);
-                if (bson_iter_init_find(&it, doc, "errMsg"))
-                        *msgp = cs_xstrdup(iter_str(&it));
+                bson_iter_init(&it, doc);
+                while (bson_iter_next(&it)) {
+                        const char *k = bson_iter_key(&it);
+                        if (!strcmp(k, "request"))
+                                rec->request = cs_xstrdup(iter_str(&it));
+                        else if (!strcmp(k, "roomID") && BSON_ITER_HOLDS_UTF8(&it))
+                                rec->room_id = cs_xstrdup(iter_str(&it));
+                        else if (!strcmp(k, "errCode"))
+                                rec->code = iter_int32(&it);
+                        else if (!strcmp(k, "errMsg"))
+                                rec->msg = cs_xstrdup(iter_str(&it));
+                        else if (!strcmp(k, "applied"))
+                                rec->applied = BSON_ITER_HOLDS_BOOL(&it) &&
+                                               bson_iter_bool(&it);
+                }
+                if (!rec->request)
+                        rec->request = cs_xstrdup("");
         }
         if (mongoc_cursor_error(cur, &berr)) {
-                set_err(errstr, errstr_size, "find refusal", &berr);
+                set_err(errstr, errstr_size, "find operation", &berr);
                 err = classify(&berr);
                 *foundp = false;
-                free(*msgp);
-                *msgp = NULL;
+                cs_op_record_clear(rec);
         }
         mongoc_cursor_destroy(cur);
         unlease(store, &l);
         bson_destroy(filter);
+        free(key);
         return err;
 }
 
-cs_err_t cs_store_put_refusal(cs_store_t *store, const char *operation_id,
-                              const char *send_id, const char *request,
-                              int32_t code, const char *msg, int64_t now,
-                              int64_t retention_s, char *errstr,
-                              size_t errstr_size) {
+cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
+                         const char *operation_id, const cs_op_record_t *rec,
+                         int64_t now, int64_t retention_s, char *errstr,
+                         size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
         cs_err_t err = CS_OK;
-        bson_t *doc = BCON_NEW("_id", BCON_UTF8(operation_id), "sendID",
-                               BCON_UTF8(send_id), "request", BCON_UTF8(request),
-                               "errCode", BCON_INT32(code), "errMsg",
-                               BCON_UTF8(msg), "at", BCON_DATE_TIME(now),
-                               "expireAt",
+        char *key = op_key(send_id, operation_id);
+        bson_t *doc = BCON_NEW("_id", BCON_UTF8(key), "sendID",
+                               BCON_UTF8(send_id), "operationID",
+                               BCON_UTF8(operation_id), "request",
+                               BCON_UTF8(rec->request), "applied",
+                               BCON_BOOL(rec->applied), "errCode",
+                               BCON_INT32(rec->code), "errMsg",
+                               BCON_UTF8(rec->msg ? rec->msg : ""), "at",
+                               BCON_DATE_TIME(now), "expireAt",
                                BCON_DATE_TIME(now + retention_s * 1000));
+        if (rec->room_id)
+                BSON_APPEND_UTF8(doc, "roomID", rec->room_id);
         lease(store, OPERATIONS, &l);
-        if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr) &&
-            !is_duplicate_key(&berr)) {
-                set_err(errstr, errstr_size, "record refusal", &berr);
-                err = classify(&berr);
+        if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr)) {
+                set_err(errstr, errstr_size, "record operation", &berr);
+                err = is_duplicate_key(&berr) ? CS_ERR_RACE : classify(&berr);
         }
         unlease(store, &l);
         bson_destroy(doc);
+        free(key);
         return err;
 }

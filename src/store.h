@@ -8,16 +8,23 @@
  *               never both win. pendingTimer/pendingTimerAt hold the
  *               timer event whose notifications are not yet delivered.
  *   lines       one document per busy line, _id = "user:<userID>" or
- *               "group:<groupID>", {roomID, at}. The unique _id is the
- *               atomic claim that makes busy lines hold across workers.
- *   operations  refused operationIDs with their reply code, so that a
- *               redelivered refused command is answered the same way;
- *               removed by a TTL index after signal.operation_retention.
+ *               "group:<groupID>", {roomID, claim, at}. The unique _id is
+ *               the atomic claim that makes busy lines hold across
+ *               workers; `claim` is the claim's identity, stored with the
+ *               participant (lineClaim) or the call (groupClaim) in the
+ *               same conditional update that places them in the call.
+ *   operations  the ledger: one entry per (sendID, operationID) applied or
+ *               refused, with the reply code, so that a redelivery is
+ *               recognised and answered the same way; removed by a TTL
+ *               index after signal.operation_retention.
  *
  * Errors: CS_ERR_TRANSIENT for anything that may pass (network, server
- * selection, primary changes, unknown server errors), CS_ERR_UNDECODABLE for
+ * selection, primary changes, unknown server errors), CS_ERR_PERMANENT for
  * errors that repeating the same command can never fix (document too large,
- * bad value), CS_ERR_RACE when a conditional update or insert lost.
+ * bad value), CS_ERR_UNDECODABLE for a call record that cannot be read,
+ * CS_ERR_RACE when a conditional update or insert lost. cs_store_init
+ * returns CS_ERR_FATAL for what only an operator can fix (an index that
+ * exists with other options).
  *
  * @locality any thread: the store holds a mongoc client pool and every call
  * pops its own client.
@@ -49,7 +56,8 @@ void cs_store_destroy(cs_store_t *store);
 /** Routes libmongoc's own log lines into cs_log (call once, at start-up). */
 void cs_store_route_logs(void);
 
-/** Pings the server and creates the indexes (idempotent). */
+/** Pings the server and creates the indexes (idempotent). CS_ERR_FATAL:
+ *  retrying cannot help (an index exists with other options). */
 cs_err_t cs_store_init(cs_store_t *store, char *errstr,
                        size_t errstr_size) CS_WUR;
 
@@ -75,19 +83,21 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
 
 /**
  * Writes the changed call if the stored rev still equals call->rev: state,
- * endReason, participants, acceptedAt, endedAt are set, the events after
- * call->stored_event_cnt are appended, rev is incremented.
+ * endReason, participants, acceptedAt, endedAt and the events (trimmed to
+ * the most recent, see cs_call_trim_events) are set, rev is incremented.
  * @returns CS_ERR_RACE if the record changed meanwhile (reload and redo).
  */
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) CS_WUR;
 
-/** Collects up to @p limit roomIDs of live calls with a participant ringing
- *  past its deadline at @p now (ms), or with a timer outbox entry whose
- *  delivery started before @p stale_before (ms). */
+/** Collects up to @p limit roomIDs the ring timer must look at, leaving
+ *  out those in @p skip (may be NULL): first calls whose timer outbox
+ *  delivery started before @p stale_before (ms), oldest first, then live
+ *  calls with a participant ringing past its deadline at @p now (ms), by
+ *  their earliest deadline. */
 cs_err_t cs_store_find_due(cs_store_t *store, int64_t now,
-                           int64_t stale_before, size_t limit,
-                           cs_strv_t *room_ids, char *errstr,
+                           int64_t stale_before, const cs_strv_t *skip,
+                           size_t limit, cs_strv_t *room_ids, char *errstr,
                            size_t errstr_size) CS_WUR;
 
 /** Empties the timer outbox of @p room_id if it still holds
@@ -96,40 +106,65 @@ cs_err_t cs_store_clear_pending_timer(cs_store_t *store, const char *room_id,
                                       const char *operation_id, char *errstr,
                                       size_t errstr_size) CS_WUR;
 
+/* Who holds a line: the call and the identity of the claim ("" for a line
+ * written without one), and since when (ms). Strings owned. */
+typedef struct cs_line_holder_s {
+        char *room_id;
+        char *claim;
+        int64_t since;
+} cs_line_holder_t;
+
+void cs_line_holder_clear(cs_line_holder_t *holder);
+
 /**
- * Claims line @p line_id for @p room_id at @p now.
- * @param holderp   NULL if the line is now held for @p room_id (newly or
- *                  already); otherwise the roomID holding it (caller frees).
- * @param sincep    when the other holder claimed it (ms), if any.
+ * Claims line @p line_id for @p room_id under the identity @p claim at
+ * @p now. @p holder is left empty (room_id NULL) when the line is now held
+ * under @p claim (newly, or already: a retry); otherwise it says who holds
+ * it (caller clears).
  */
 cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
-                             const char *room_id, int64_t now,
-                             char **holderp, int64_t *sincep, char *errstr,
-                             size_t errstr_size) CS_WUR;
+                             const char *room_id, const char *claim,
+                             int64_t now, cs_line_holder_t *holder,
+                             char *errstr, size_t errstr_size) CS_WUR;
 
-/** Moves line @p line_id from @p old_room_id (a stale claim) to @p room_id
- *  if it is still held by @p old_room_id. @p tookp says whether it moved. */
+/** Moves line @p line_id to (@p room_id, @p claim) if it is still held under
+ *  @p old_claim. @p tookp says whether it moved. */
 cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
-                                const char *old_room_id, const char *room_id,
-                                int64_t now, bool *tookp, char *errstr,
-                                size_t errstr_size) CS_WUR;
+                                const char *old_claim, const char *room_id,
+                                const char *claim, int64_t now, bool *tookp,
+                                char *errstr, size_t errstr_size) CS_WUR;
 
-/** Releases line @p line_id if it is held for @p room_id. */
+/** Releases line @p line_id if it is still held under @p claim: a late
+ *  release never frees a newer claim. */
 cs_err_t cs_store_release_line(cs_store_t *store, const char *line_id,
-                               const char *room_id, char *errstr,
+                               const char *claim, char *errstr,
                                size_t errstr_size) CS_WUR;
 
-/** Looks up a refused operation. @p msgp gets the errMsg (caller frees). */
-cs_err_t cs_store_get_refusal(cs_store_t *store, const char *operation_id,
-                              bool *foundp, int32_t *codep, char **msgp,
-                              char *errstr, size_t errstr_size) CS_WUR;
+/* One entry of the ledger of operations: what a (sendID, operationID) got,
+ * so that a redelivery is recognised and answered the same way. Strings
+ * owned (cs_op_record_clear). */
+typedef struct cs_op_record_s {
+        char *request;   /* the request case name */
+        char *room_id;   /* applied: the call it changed; else NULL */
+        int32_t code;    /* the reply's errCode */
+        char *msg;       /* the reply's errMsg */
+        bool applied;    /* true: a change of room_id; false: refused */
+} cs_op_record_t;
 
-/** Remembers a refused operation until now + @p retention_s. An existing
- *  record for the same operationID is kept as it is. */
-cs_err_t cs_store_put_refusal(cs_store_t *store, const char *operation_id,
-                              const char *send_id, const char *request,
-                              int32_t code, const char *msg, int64_t now,
-                              int64_t retention_s, char *errstr,
-                              size_t errstr_size) CS_WUR;
+void cs_op_record_clear(cs_op_record_t *rec);
+
+/** Looks up the ledger entry of (@p send_id, @p operation_id). */
+cs_err_t cs_store_get_op(cs_store_t *store, const char *send_id,
+                         const char *operation_id, bool *foundp,
+                         cs_op_record_t *rec, char *errstr,
+                         size_t errstr_size) CS_WUR;
+
+/** Records the outcome of (@p send_id, @p operation_id) until now +
+ *  @p retention_s. @returns CS_ERR_RACE if the pair is already recorded
+ *  (look it up again: the stored outcome stands). */
+cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
+                         const char *operation_id, const cs_op_record_t *rec,
+                         int64_t now, int64_t retention_s, char *errstr,
+                         size_t errstr_size) CS_WUR;
 
 #endif

@@ -180,7 +180,15 @@ int main(void) {
         action_expect(env, "rej-acc-late", "b1", RQ(ACCEPT), "room-rej", 1004, RS(ACCEPT));
         action_expect(env, "rej-rej-again", "b1", RQ(REJECT), "room-rej", 1004, RS(REJECT));
         action_expect(env, "rej-hup-late", "a1", RQ(HUNG_UP), "room-rej", 1004, RS(HUNG_UP));
-        action_expect(env, "rej-can-late", "a1", RQ(CANCEL), "room-rej", 1004, RS(CANCEL));
+        /* ... but the inviter's cancel of a call that ended unanswered is
+         * answered 0 (apps cancel when their own ring timer fires) and
+         * changes nothing. */
+        action_expect(env, "rej-can-late", "a1", RQ(CANCEL), "room-rej", 0, RS(CANCEL));
+        env_expect_quiet(env, "b1", 300);
+        doc = env_call_doc(env, "room-rej");
+        TEST_ASSERT(!doc_has(doc, "events.2"), "the late cancel changed nothing");
+        TEST_STREQ(doc_str(doc, "endReason"), "rejected");
+        bson_destroy(doc);
         send_expect(env, cmd_token("rej-tok-late", "a1", "room-rej"), 1003,
                     RS(GET_TOKEN_BY_ROOM_ID));
 
@@ -214,7 +222,7 @@ int main(void) {
         TEST_INTEQ(lines_of(env, "a2"), 0);
         TEST_INTEQ(lines_of(env, "b2"), 0);
         action_expect(env, "can-acc-late", "b2", RQ(ACCEPT), "room-can", 1004, RS(ACCEPT));
-        action_expect(env, "can-can-again", "a2", RQ(CANCEL), "room-can", 1004, RS(CANCEL));
+        action_expect(env, "can-can-again", "a2", RQ(CANCEL), "room-can", 0, RS(CANCEL));
         send_expect(env, cmd_token("can-tok-late", "b2", "room-can"), 1003,
                     RS(GET_TOKEN_BY_ROOM_ID));
 

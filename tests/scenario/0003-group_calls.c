@@ -272,6 +272,8 @@ int main(void) {
         env_send(env, cmd_action("g-rej-ge", "ge", RQ(REJECT), room), NULL, -1);
         expect_code(env, "ge", "g-rej-ge", 0, RS(REJECT));
         expect_group_note_free(env, "ga", "g-rej-ge", "ge", RQ(REJECT), room);
+        /* gb added ge: gb hears the answer too. */
+        expect_group_note_free(env, "gb", "g-rej-ge", "ge", RQ(REJECT), room);
         expect_group_note_free(env, "ge", "g-rej-ge", "ge", RQ(REJECT), room);
         doc = env_call_doc(env, room);
         TEST_STREQ(doc_str(doc, "state"), "active");

@@ -15,9 +15,9 @@
  *  - the busy check holds across workers: two invites of one invitee,
  *    handled at the same time by two different workers (command partitions
  *    0 and 3), give exactly one ringing call and one 1006;
- *  - stale claims: a claim for a call that does not exist is taken over
- *    once older than the 60 s grace, respected while fresh; a claim for a
- *    call the user is no longer live in is taken over at once.
+ *  - stale claims: a claim that holds nothing (for a call that does not
+ *    exist, or one the user is no longer live in) is taken over once older
+ *    than the 60 s grace and respected while fresh.
  */
 #include <mongoc/mongoc.h>
 #include <time.h>
@@ -45,11 +45,29 @@ static void insert_line(env_t *env, const char *user, const char *room,
         TEST_ASSERT(client, "mongoc_client_new");
         mongoc_collection_t *c =
                 mongoc_client_get_collection(client, env_mongo_db(env), "lines");
+        /* A claim written without an identity, as by an operator. */
         bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "roomID", BCON_UTF8(room),
                                "at", BCON_DATE_TIME(at_ms));
         TEST_ASSERT(mongoc_collection_insert_one(c, doc, NULL, NULL, &berr),
                     "insert line %s: %s", id, berr.message);
         bson_destroy(doc);
+        mongoc_collection_destroy(c);
+        mongoc_client_destroy(client);
+}
+
+/* Removes @p user's `lines` document. */
+static void delete_line(env_t *env, const char *user) {
+        bson_error_t berr;
+        char id[128];
+        snprintf(id, sizeof(id), "user:%s", user);
+        mongoc_client_t *client = mongoc_client_new(env_mongo_uri(env));
+        TEST_ASSERT(client, "mongoc_client_new");
+        mongoc_collection_t *c =
+                mongoc_client_get_collection(client, env_mongo_db(env), "lines");
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+        TEST_ASSERT(mongoc_collection_delete_one(c, filter, NULL, NULL, &berr),
+                    "delete line %s: %s", id, berr.message);
+        bson_destroy(filter);
         mongoc_collection_destroy(c);
         mongoc_client_destroy(client);
 }
@@ -229,7 +247,8 @@ int main(void) {
         TEST_INTEQ(env_count(env, "alice", "b-ad", "notification", 0), 0);
         TEST_INTEQ(line_count(env, "dave", NULL), 0);
         TEST_INTEQ(line_count(env, "alice", "room-ab"), 1);
-        TEST_INTEQ(env_count_docs(env, "operations", "{\"_id\": \"b-ad\"}"), 1);
+        TEST_INTEQ(env_count_docs(env, "operations",
+                                    "{\"sendID\": \"alice\", \"operationID\": \"b-ad\"}"), 1);
 
         /* ---- group invite by carol of bob (busy) and erin ---- */
         env_send(env, cmd_invite("b-cg", "carol", (const char *[]){"bob", "erin", NULL},
@@ -340,8 +359,20 @@ int main(void) {
         TEST_INTEQ(line_count(env, "frank", "ghost-room-2"), 1);
         TEST_INTEQ(line_count(env, "gus", NULL), 0);
 
-        /* ---- fresh claim for a call the user is no longer live in: taken over ---- */
+        /* ---- fresh claim for a call the user is no longer live in: its
+         * maker may be about to write the user into that call, so it is
+         * respected within the grace (busy), and taken over once older ---- */
         insert_line(env, "hank", "room-gf", wall_ms());
+        env_send(env, cmd_invite("b-gh0", "gus", (const char *[]){"hank", NULL},
+                                 "room-gh0", NULL, "audio", 300),
+                 NULL, -1);
+        r = reply_code(env, "gus", "b-gh0", 1006, INV);
+        busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist,
+                "hank");
+        TEST_INTEQ(line_count(env, "hank", "room-gf"), 1);
+        TEST_INTEQ(env_count_docs(env, "lines", "{\"_id\": \"user:hank\"}"), 1);
+        delete_line(env, "hank");
+        insert_line(env, "hank", "room-gf", wall_ms() - 61000);
         env_send(env, cmd_invite("b-gh", "gus", (const char *[]){"hank", NULL},
                                  "room-gh", NULL, "audio", 300),
                  NULL, -1);

@@ -70,6 +70,12 @@ static int64_t now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_ms_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int env_ms(int ms) {
         const char *m = getenv("CALLSIG_TEST_TIMEOUT_MULTIPLIER");
         int mult = m ? atoi(m) : 1;
@@ -404,6 +410,9 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "  token_ttl: 600\n"
                  "signal:\n"
                  "  timer_interval_ms: 100\n"
+                 /* Generous: a scenario may hold commands back for a
+                  * while (restarts, outages); 0015 tests the expiry. */
+                 "  command_max_age: 300\n"
                  "push:\n"
                  "  mode: %s\n"
                  "log:\n"
@@ -558,7 +567,7 @@ static cmd_t *cmd_new(const char *op, const char *sender) {
         c->cmd.platformid = 5;
         c->cmd.connid = cmd_str(c, "conn-1");
         c->cmd.msgincr = cmd_str(c, "incr-1");
-        c->cmd.sentat = 1700000000000;
+        c->cmd.sentat = wall_ms_now();
         c->cmd.req = &c->req;
         /* Clients send their own idea of these; callsig must overwrite. */
         c->ui.userid = cmd_str(c, sender);

@@ -562,7 +562,8 @@ static void test_invite_new_all_ringing(void) {
                 TEST_ASSERT(c->parts[i].meta == NULL, "no invitee meta");
         }
         TEST_ASSERT(cs_call_user_is_live(c, "bob"), "bob rings");
-        TEST_ASSERT(cs_call_find_event(c, "op-1") == ev, "find_event");
+        TEST_ASSERT(cs_call_find_op(c, "alice", "op-1") == ev, "find_op");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "op-1") == NULL, "other sender");
         TEST_INTEQ(cs_call_next_ring_deadline(c), T0 + 10 + 20000);
         cs_effect_clear(&eff);
         TEST_INTEQ(eff.release.cnt, 0);
@@ -847,7 +848,7 @@ static void test_invite_refusals(void) {
                 EXPECT_EFFECT_EMPTY(&eff);
                 TEST_INTEQ(c->event_cnt, events);
                 TEST_INTEQ(c->rev, 7);
-                TEST_ASSERT(cs_call_find_event(c, "op-x") == NULL, "no event");
+                TEST_ASSERT(cs_call_find_op(c, rows[i].sender, "op-x") == NULL, "no event");
                 char *after = dump_call(c);
                 TEST_STREQ(after, before);
                 free(after);
@@ -1280,14 +1281,12 @@ static void test_act_refusals(void) {
                 {SET_1TO1_REJECTED, CS_EV_REJECT, "bob", CS_ERR_CONFLICT},
                 {SET_1TO1_REJECTED, CS_EV_HUNG_UP, "bob", CS_ERR_CONFLICT},
                 {SET_1TO1_REJECTED, CS_EV_HUNG_UP, "alice", CS_ERR_CONFLICT},
-                {SET_1TO1_REJECTED, CS_EV_CANCEL, "alice", CS_ERR_CONFLICT},
                 {SET_1TO1_REJECTED, CS_EV_ACCEPT, "alice", CS_ERR_NOT_PERMITTED},
                 {SET_1TO1_REJECTED, CS_EV_CANCEL, "bob", CS_ERR_NOT_PERMITTED},
                 {SET_1TO1_REJECTED, CS_EV_ACCEPT, "zed", CS_ERR_NOT_PERMITTED},
                 {SET_1TO1_CANCELLED, CS_EV_ACCEPT, "bob", CS_ERR_CONFLICT},
                 {SET_1TO1_CANCELLED, CS_EV_REJECT, "bob", CS_ERR_CONFLICT},
                 {SET_1TO1_CANCELLED, CS_EV_HUNG_UP, "bob", CS_ERR_CONFLICT},
-                {SET_1TO1_CANCELLED, CS_EV_CANCEL, "alice", CS_ERR_CONFLICT},
                 {SET_1TO1_CANCELLED, CS_EV_HUNG_UP, "alice", CS_ERR_CONFLICT},
                 /* group, active: alice+bob accepted, carol rejected, dave
                  * ringing, erin busy, frank timed out */
@@ -1351,7 +1350,7 @@ static void test_act_refusals(void) {
                 TEST_INTEQ(c->event_cnt, events);
                 TEST_INTEQ(c->state, state);
                 TEST_INTEQ(c->rev, 7);
-                TEST_ASSERT(cs_call_find_event(c, "op-x") == NULL, "no event");
+                TEST_ASSERT(cs_call_find_op(c, rows[i].user, "op-x") == NULL, "no event");
                 char *after = dump_call(c);
                 TEST_ASSERT(strcmp(before, after) == 0,
                             "row %zu changed the call:\n%s---\n%s", i, before,
@@ -1591,17 +1590,20 @@ static void test_queries(void) {
         TEST_ASSERT(cs_call_is_live(c), "live");
         TEST_INTEQ(cs_call_next_ring_deadline(c), T0 + 30000);
 
-        /* find_event: each operation, NULL for an unknown one, and the
-         * first event when an operation id repeats. */
-        TEST_ASSERT(cs_call_find_event(c, "op-inv") == &c->events[0], "inv");
-        TEST_ASSERT(cs_call_find_event(c, "op-acc") == &c->events[1], "acc");
-        TEST_ASSERT(cs_call_find_event(c, "op-rej") == &c->events[2], "rej");
-        TEST_ASSERT(cs_call_find_event(c, "op-inv2") == &c->events[3], "inv2");
-        TEST_ASSERT(cs_call_find_event(c, "timer-1") == &c->events[4], "timer");
+        /* find_op: each operation by (sender, operationID), NULL for an
+         * unknown one or another sender's, and the first event when a
+         * pair repeats. */
+        TEST_ASSERT(cs_call_find_op(c, "alice", "op-inv") == &c->events[0], "inv");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "op-acc") == &c->events[1], "acc");
+        TEST_ASSERT(cs_call_find_op(c, "carol", "op-rej") == &c->events[2], "rej");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "op-inv2") == &c->events[3], "inv2");
+        TEST_ASSERT(cs_call_find_op(c, "alice", "timer-1") == &c->events[4], "timer");
         TEST_INTEQ(c->events[4].type, CS_EV_TIMEOUT);
-        TEST_ASSERT(cs_call_find_event(c, "op-none") == NULL, "unknown");
-        TEST_ASSERT(cs_call_find_event(c, "op-in") == NULL, "no prefix match");
-        TEST_ASSERT(cs_call_find_event(c, "") == NULL, "empty");
+        TEST_ASSERT(cs_call_find_op(c, "carol", "op-acc") == NULL, "other sender");
+        TEST_ASSERT(cs_call_find_op(c, "alice", "op-acc") == NULL, "inviter, not hers");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "op-none") == NULL, "unknown");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "op-in") == NULL, "no prefix match");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "") == NULL, "empty");
         cs_event_t *dup = cs_call_add_event(c, CS_EV_HUNG_UP, "bob", 1,
                                             "op-acc", T0 + 7000);
         TEST_ASSERT(dup == &c->events[5], "appended");
@@ -1609,7 +1611,7 @@ static void test_queries(void) {
         TEST_STREQ(dup->user_id, "bob");
         TEST_INTEQ(dup->at, T0 + 7000);
         TEST_INTEQ(dup->notify.cnt, 0);
-        TEST_ASSERT(cs_call_find_event(c, "op-acc") == &c->events[1], "first");
+        TEST_ASSERT(cs_call_find_op(c, "bob", "op-acc") == &c->events[1], "first");
         cs_call_destroy(c);
 
         /* Ended call: nobody's part is live. */
@@ -1649,6 +1651,172 @@ static void test_queries(void) {
         cs_call_destroy(c);
 }
 
+/* ---- hardening: deadlines, late cancels, who added whom, bounds -------- */
+
+static void test_accept_after_deadline(void) {
+        /* bob's ring deadline is T0 + 30 s: an accept at the deadline or
+         * later is refused 1004 although the timer has not fired. */
+        cs_call_t *c = build(SET_1TO1_RINGING);
+        cs_effect_t eff;
+        int64_t deadline = cs_call_find(c, "bob")->ring_until;
+        TEST_INTEQ(deadline, T0 + 30000);
+        act(c, CS_EV_ACCEPT, "bob", 2, "op-late", deadline, &eff);
+        TEST_INTEQ(eff.code, CS_ERR_CONFLICT);
+        TEST_ASSERT(eff.event == NULL, "no event");
+        EXPECT_PARTS(c, "alice=accepted,bob=ringing");
+        /* A reject after the deadline still ends the call. */
+        act(c, CS_EV_REJECT, "bob", 2, "op-rej", deadline + 1, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        TEST_INTEQ(c->end_reason, CS_END_REJECTED);
+        cs_effect_clear(&eff);
+        cs_call_destroy(c);
+        /* One millisecond before the deadline is in time. */
+        c = build(SET_1TO1_RINGING);
+        act(c, CS_EV_ACCEPT, "bob", 2, "op-ok", deadline - 1, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        cs_effect_clear(&eff);
+        cs_call_destroy(c);
+}
+
+static void test_cancel_after_unanswered_end(void) {
+        /* The inviter's cancel of a call that ended unanswered (rejected,
+         * cancelled, timed out, busy) is answered 0 and changes nothing. */
+        static const setup_t done[] = {SET_1TO1_REJECTED, SET_1TO1_CANCELLED};
+        for (size_t i = 0; i < CS_ARRAY_SIZE(done); i++) {
+                cs_call_t *c = build(done[i]);
+                char *before = dump_call(c);
+                size_t events = c->event_cnt;
+                cs_effect_t eff;
+                act(c, CS_EV_CANCEL, "alice", 1, "op-late", T0 + 60000, &eff);
+                TEST_ASSERT(eff.code == CS_OK, "%s: code %d",
+                            setup_names[done[i]], (int)eff.code);
+                TEST_ASSERT(eff.event == NULL, "no event");
+                EXPECT_EFFECT_EMPTY(&eff);
+                TEST_INTEQ(c->event_cnt, events);
+                char *after = dump_call(c);
+                TEST_STREQ(after, before);
+                free(before);
+                free(after);
+                cs_call_destroy(c);
+        }
+        /* Timed out. */
+        cs_call_t *c = build(SET_1TO1_RINGING);
+        cs_effect_t eff;
+        TEST_ASSERT(cs_call_expire(c, "timer-1", T0 + 30000, &eff), "expired");
+        cs_effect_clear(&eff);
+        TEST_INTEQ(c->end_reason, CS_END_TIMEOUT);
+        act(c, CS_EV_CANCEL, "alice", 1, "op-late", T0 + 31000, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        TEST_ASSERT(eff.event == NULL, "no event after timeout");
+        cs_call_destroy(c);
+        /* Every invitee busy. */
+        c = mk_call("", 1);
+        cs_strv_t inv = strv("bob"), busy = strv("bob");
+        cs_call_invite(c, "alice", 1, "op-1", &inv, &busy, 30, MAX_INV, T0, &eff);
+        TEST_INTEQ(eff.code, CS_ERR_ALL_BUSY);
+        cs_effect_clear(&eff);
+        act(c, CS_EV_CANCEL, "alice", 1, "op-late", T0 + 1000, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        TEST_ASSERT(eff.event == NULL, "no event after busy");
+        cs_strv_clear(&inv);
+        cs_strv_clear(&busy);
+        cs_call_destroy(c);
+        /* A call that was answered and ended stays a conflict; so does
+         * someone else's cancel. */
+        c = build(SET_1TO1_ACTIVE);
+        must_act(c, CS_EV_HUNG_UP, "bob", "op-h", T0 + 5000);
+        act(c, CS_EV_CANCEL, "alice", 1, "op-late", T0 + 6000, &eff);
+        TEST_INTEQ(eff.code, CS_ERR_CONFLICT);
+        cs_call_destroy(c);
+        c = build(SET_1TO1_REJECTED);
+        act(c, CS_EV_CANCEL, "bob", 1, "op-late", T0 + 6000, &eff);
+        TEST_INTEQ(eff.code, CS_ERR_NOT_PERMITTED);
+        cs_call_destroy(c);
+}
+
+static void test_answer_notifies_adder(void) {
+        /* bob (an accepted invitee) adds gina and hank: their answers go
+         * to the inviter, to bob, and to themselves. */
+        cs_call_t *c = build(SET_GROUP_MIXED);
+        must_invite(c, "bob", "op-b1", "gina,hank", "", 30, T0 + 9000);
+        TEST_STREQ(cs_call_find(c, "gina")->invited_by, "bob");
+        TEST_STREQ(cs_call_find(c, "dave")->invited_by, "alice");
+        cs_effect_t eff;
+        act(c, CS_EV_ACCEPT, "gina", 2, "op-g", T0 + 10000, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        EXPECT_LIST(&eff.event->notify, "alice,bob,gina");
+        cs_effect_clear(&eff);
+        act(c, CS_EV_REJECT, "hank", 2, "op-h", T0 + 10000, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        EXPECT_LIST(&eff.event->notify, "alice,bob,hank");
+        cs_effect_clear(&eff);
+        /* Invited by the inviter: just the inviter. */
+        act(c, CS_EV_ACCEPT, "dave", 2, "op-d", T0 + 10000, &eff);
+        EXPECT_LIST(&eff.event->notify, "alice,dave");
+        cs_effect_clear(&eff);
+        cs_call_destroy(c);
+}
+
+static void test_trim_events(void) {
+        /* Re-inviting and rejecting for ever: the record keeps the most
+         * recent CS_CALL_KEEP_EVENTS events, the replay payload of the
+         * most recent CS_CALL_REPLAY_EVENTS, and counts the rest; a
+         * hang-up still applies afterwards. */
+        cs_call_t *c = build(SET_1TO1_ACTIVE);
+        c->group_id[0] = '\0';
+        char op[32];
+        for (int i = 0; i < 150; i++) {
+                snprintf(op, sizeof(op), "op-inv-%d", i);
+                cs_effect_t eff;
+                cs_strv_t inv = strv("carol"), busy = strv("");
+                cs_call_invite(c, "alice", 1, op, &inv, &busy, 30, MAX_INV,
+                               T0 + 2000 + i, &eff);
+                TEST_INTEQ(eff.code, CS_OK);
+                cs_effect_clear(&eff);
+                cs_strv_clear(&inv);
+                cs_strv_clear(&busy);
+                snprintf(op, sizeof(op), "op-rej-%d", i);
+                must_act(c, CS_EV_REJECT, "carol", op, T0 + 2000 + i);
+                cs_call_trim_events(c);
+                TEST_ASSERT(c->event_cnt <= CS_CALL_KEEP_EVENTS, "bounded");
+        }
+        size_t total = 2 + 300;
+        TEST_INTEQ(c->event_cnt, CS_CALL_KEEP_EVENTS);
+        TEST_INTEQ(c->events_dropped, (int64_t)(total - CS_CALL_KEEP_EVENTS));
+        TEST_STREQ(c->events[c->event_cnt - 1].operation_id, "op-rej-149");
+        for (size_t i = 0; i < c->event_cnt; i++) {
+                bool recent = i + CS_CALL_REPLAY_EVENTS >= c->event_cnt;
+                TEST_ASSERT(c->events[i].replayable == recent,
+                            "event %zu replayable=%d", i, (int)c->events[i].replayable);
+                TEST_ASSERT(recent || (!c->events[i].content &&
+                                       !c->events[i].notify.cnt),
+                            "payload of old event %zu dropped", i);
+        }
+        TEST_ASSERT(cs_call_find_op(c, "alice", "op-inv-0") == NULL, "dropped");
+        TEST_ASSERT(cs_call_find_op(c, "carol", "op-rej-149") != NULL, "kept");
+        cs_effect_t eff;
+        act(c, CS_EV_HUNG_UP, "bob", 2, "op-bye", T0 + 9000, &eff);
+        TEST_INTEQ(eff.code, CS_OK);
+        TEST_INTEQ(c->state, CS_CALL_ENDED);
+        cs_effect_clear(&eff);
+        cs_call_trim_events(c);
+        TEST_STREQ(c->events[c->event_cnt - 1].operation_id, "op-bye");
+        TEST_ASSERT(c->events[c->event_cnt - 1].replayable, "last replayable");
+        cs_call_destroy(c);
+}
+
+static void test_meta_bound(void) {
+        cs_call_t *c = build(SET_1TO1_RINGING);
+        cs_participant_t *bob = cs_call_find(c, "bob");
+        uint8_t big[CS_CALL_META_MAX + 1];
+        memset(big, 'x', sizeof(big));
+        cs_participant_set_meta(bob, big, CS_CALL_META_MAX);
+        TEST_INTEQ(bob->meta_len, CS_CALL_META_MAX);
+        cs_participant_set_meta(bob, big, sizeof(big));
+        TEST_ASSERT(bob->meta == NULL && bob->meta_len == 0, "too large: dropped");
+        cs_call_destroy(c);
+}
+
 int main(void) {
         test_names();
         test_strv();
@@ -1673,5 +1841,10 @@ int main(void) {
         test_expire_group();
         test_checks();
         test_queries();
+        test_accept_after_deadline();
+        test_cancel_after_unanswered_end();
+        test_answer_notifies_adder();
+        test_trim_events();
+        test_meta_bound();
         return test_done();
 }

@@ -1,0 +1,550 @@
+/*
+ * handler_change.c: the commands that change a call: invite (and
+ * inviteInGroup), accept, reject, cancel, hang-up.
+ *
+ * Each loads the call, takes its decision in call.c and writes it with one
+ * conditional update (compare-and-set on rev); a lost race reloads and
+ * decides again, HD_MAX_RACE_ATTEMPTS times at most, then gives up (1009).
+ * Before deciding, the record is asked whether this sender's operationID
+ * is already among its events: then the command is a redelivery (or a
+ * second worker's copy of it) and is answered from what the record kept.
+ * A command is judged as new only after that check, so a redelivery of an
+ * applied command is never answered 1008 or judged again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "handler_int.h"
+#include "hash.h"
+#include "log.h"
+
+static const char *req_case_name(const cs_command_t *cmd) {
+        return cs_codec_req_case_name(cmd->req->payload_case);
+}
+
+static bool is_join_request(const cs_command_t *cmd) {
+        switch (cmd->req->payload_case) {
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* The reply to a change, the first time or again: invite and accept carry
+ * a token while the sender may join the call (a token that cannot be
+ * minted turns the reply into 1009: the change stands and its
+ * notifications still go out), invite the roomID and the busy list. */
+static void reply_change(cs_handler_t *h, cs_outbox_t *out,
+                         const cs_command_t *cmd, const cs_call_t *call,
+                         int32_t code, const cs_strv_t *busy, int64_t now) {
+        resp_buf_t rb;
+        char *token = NULL;
+        char errstr[256];
+        const char *room_id = call ? call->room_id : "";
+        hd_resp_prepare(&rb, cmd->req->payload_case);
+        if (is_join_request(cmd)) {
+                if (code == CS_OK && call &&
+                    cs_call_check_token(call, cmd->sendid) == CS_OK) {
+                        req_fields_t f = hd_req_fields(cmd->req);
+                        token = hd_mint(h, cmd->sendid, room_id,
+                                        f.participant ? *f.participant : NULL,
+                                        now, errstr, sizeof(errstr));
+                        if (!token) {
+                                cs_log(CS_LOG_ERR, "HANDLE",
+                                       "op=%s room %s: no token: %s",
+                                       cmd->operationid, room_id, errstr);
+                                code = CS_ERR_SERVER;
+                        }
+                }
+                hd_resp_set_join(&rb, token, room_id,
+                                 code == CS_OK ? h->conf->livekit_url : "",
+                                 busy);
+        }
+        hd_add_reply(h, out, cmd, (cs_err_t)code,
+                     code ? cs_err2str((cs_err_t)code) : NULL, &rb.resp);
+        free(token);
+}
+
+cs_err_t hd_replay(cs_handler_t *h, cs_command_t *cmd, const cs_call_t *call,
+                   const cs_event_t *ev, int32_t code, int64_t now,
+                   cs_outbox_t *out, char *errstr, size_t errstr_size) {
+        (void)errstr;
+        (void)errstr_size;
+        cs_log(CS_LOG_DEBUG, "HANDLE", "op=%s from %s: redelivery, %s",
+               cmd->operationid, cmd->sendid,
+               ev && ev->replayable ? "emitted again" : "reply only");
+        if (call)
+                hd_release_finished(h, call);
+        reply_change(h, out, cmd, call, code, ev ? &ev->busy : NULL, now);
+        if (call && ev)
+                hd_emit_event(h, call, ev, out);
+        return CS_OK;
+}
+
+/* What the record says about this sender's operationID: *donep is set
+ * when the command was answered from it (a redelivery, or the same pair
+ * used for another request: 1001). */
+static cs_err_t answer_known(cs_handler_t *h, cs_command_t *cmd,
+                             const cs_call_t *call, int64_t now,
+                             cs_outbox_t *out, bool *donep, char *errstr,
+                             size_t errstr_size) {
+        const cs_event_t *ev = cs_call_find_op(call, cmd->sendid, cmd->operationid);
+        *donep = ev != NULL;
+        if (!ev)
+                return CS_OK;
+        if (ev->request && ev->request[0] && strcmp(ev->request, req_case_name(cmd))) {
+                hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
+                                   "operationID already used for another request");
+                return CS_OK;
+        }
+        return hd_replay(h, cmd, call, ev, ev->code, now, out, errstr,
+                         errstr_size);
+}
+
+/* ---- invite ---- */
+
+typedef struct invite_req_s {
+        bool in_group;
+        invitation_t *inv;
+        Openim__V2__ParticipantMetaData *participant;
+        cs_strv_t invitees;
+        int32_t timeout_s;
+        int32_t session_type;
+        int32_t platform_id;
+        const char *why; /* validation failure */
+} invite_req_t;
+
+static bool validate_invite(cs_handler_t *h, const cs_command_t *cmd,
+                            invite_req_t *ir) {
+        const invitation_t *inv = ir->inv;
+        const cs_config_t *conf = h->conf;
+        if (!inv) {
+                ir->why = "invitation is required";
+                return false;
+        }
+        if (inv->n_inviteeuseridlist == 0) {
+                ir->why = "inviteeUserIDList is empty";
+                return false;
+        }
+        if (inv->n_inviteeuseridlist > (size_t)conf->signal_max_invitees) {
+                ir->why = "too many invitees";
+                return false;
+        }
+        for (size_t i = 0; i < inv->n_inviteeuseridlist; i++) {
+                const char *u = inv->inviteeuseridlist[i];
+                if (!hd_user_has_topic(h, u)) {
+                        ir->why = "an invitee ID is empty, too long or gives no valid push topic";
+                        return false;
+                }
+                if (strcmp(u, cmd->sendid) == 0) {
+                        ir->why = "the inviter cannot invite themselves";
+                        return false;
+                }
+                if (cs_strv_has(&ir->invitees, u)) {
+                        ir->why = "inviteeUserIDList has duplicates";
+                        return false;
+                }
+                cs_strv_add(&ir->invitees, u);
+        }
+        if (!ir->in_group) {
+                if (inv->n_inviteeuseridlist != 1 || inv->groupid[0]) {
+                        ir->why = "a single call has exactly one invitee and no groupID";
+                        return false;
+                }
+                if (inv->sessiontype != 0 && inv->sessiontype != 1) {
+                        ir->why = "a single call has sessionType 1";
+                        return false;
+                }
+                ir->session_type = 1;
+        } else {
+                if (!hd_valid_id(inv->groupid)) {
+                        ir->why = "a group call needs a groupID";
+                        return false;
+                }
+                if (inv->sessiontype == 1 || inv->sessiontype < 0 ||
+                    inv->sessiontype > 3) {
+                        ir->why = "a group call has sessionType 2 or 3";
+                        return false;
+                }
+                ir->session_type = inv->sessiontype ? inv->sessiontype : 2;
+        }
+        if (strlen(inv->customdata) > HD_MAX_CUSTOM_DATA) {
+                ir->why = "customData is too long";
+                return false;
+        }
+        if (strcmp(inv->mediatype, "audio") && strcmp(inv->mediatype, "video")) {
+                ir->why = "mediaType must be audio or video";
+                return false;
+        }
+        if (inv->timeout < 0) {
+                ir->why = "timeout must not be negative";
+                return false;
+        }
+        int64_t timeout = inv->timeout ? inv->timeout : conf->signal_default_timeout;
+        if (timeout > conf->signal_max_timeout)
+                timeout = conf->signal_max_timeout;
+        ir->timeout_s = (int32_t)timeout;
+        if (inv->roomid[0] && !hd_valid_id(inv->roomid)) {
+                ir->why = "roomID is too long or has control characters";
+                return false;
+        }
+        ir->platform_id = cmd->platformid ? cmd->platformid : inv->platformid;
+        return true;
+}
+
+/* The roomID callsig generates: stable for one (sender, operationID), so a
+ * redelivered invite finds the call its first delivery created. */
+static void generate_room_id(cs_handler_t *h, const cs_command_t *cmd,
+                             char out[40]) {
+        const char *parts[] = {"room", cmd->sendid, cmd->operationid};
+        char hex[33];
+        cs_hash_hex128(h->room_key, parts, CS_ARRAY_SIZE(parts), hex);
+        snprintf(out, 40, "cs-%s", hex);
+}
+
+/* Builds the invite notification content for @p ev of a new or extended
+ * call: the request with inviterUserID, roomID, timeout, initiateTime,
+ * platformID, sessionType and busy list set by callsig. */
+static void invite_content(cs_command_t *cmd, const invite_req_t *ir,
+                           const cs_call_t *call, cs_event_t *ev) {
+        /* Shallow copy: the invitee list and unknown fields stay the
+         * request's; only the fields callsig owns are replaced. */
+        invitation_t inv = *ir->inv;
+        /* Who invites: for invitees added to a running call, the
+         * participant who added them, not always the call's inviter. */
+        inv.inviteruserid = cmd->sendid;
+        inv.roomid = call->room_id;
+        inv.groupid = call->group_id;
+        inv.timeout = ir->timeout_s;
+        inv.initiatetime = hd_ms_to_s32(ev->at);
+        inv.platformid = ir->platform_id;
+        inv.sessiontype = ir->session_type;
+        inv.n_busylineuseridlist = ev->busy.cnt;
+        inv.busylineuseridlist = ev->busy.v;
+        size_t len;
+        uint8_t *buf = hd_pack_patched(cmd->req, cmd->sendid, &inv, 0, &len);
+        hd_set_content(ev, buf, len);
+}
+
+/* Holds the invitees' lines for @p room_id; the busy ones go to @p busy,
+ * those now held to @p held. */
+static cs_err_t claim_invitees(cs_handler_t *h, const cs_command_t *cmd,
+                               const cs_strv_t *invitees, const char *room_id,
+                               int64_t now, cs_strv_t *busy, cs_strv_t *held,
+                               char *errstr, size_t errstr_size) {
+        for (size_t i = 0; i < invitees->cnt; i++) {
+                bool is_busy;
+                char claim[HD_CLAIM_SIZE];
+                hd_claim_id(h, room_id, "user", invitees->v[i], cmd->sendid,
+                            cmd->operationid, claim);
+                cs_err_t err = hd_hold_line(h, "user", invitees->v[i], room_id,
+                                            claim, now, &is_busy, errstr,
+                                            errstr_size);
+                if (err)
+                        return err;
+                cs_strv_add(is_busy ? busy : held, invitees->v[i]);
+        }
+        return CS_OK;
+}
+
+/* Lets go of the invitees' lines claimed for an invite that was refused. */
+static void unclaim_invitees(cs_handler_t *h, const cs_command_t *cmd,
+                             const cs_strv_t *held, const char *room_id) {
+        char errstr[256];
+        for (size_t i = 0; i < held->cnt; i++) {
+                char claim[HD_CLAIM_SIZE];
+                hd_claim_id(h, room_id, "user", held->v[i], cmd->sendid,
+                            cmd->operationid, claim);
+                if (hd_release_line(h, "user", held->v[i], claim, errstr,
+                                    sizeof(errstr)))
+                        cs_log(CS_LOG_WARN, "LINES", "room %s: %s", room_id,
+                               errstr);
+        }
+}
+
+/* Holds the group line and the inviter's line for a new call, under
+ * @p group_claim and @p user_claim. On refusal *refusalp is set and
+ * nothing stays held for @p room_id. */
+static cs_err_t claim_new_call(cs_handler_t *h, const cs_command_t *cmd,
+                               const invite_req_t *ir, const char *room_id,
+                               const char *group_claim, const char *user_claim,
+                               int64_t now, cs_err_t *refusalp,
+                               const char **whyp, char *errstr,
+                               size_t errstr_size) {
+        bool busy = false;
+        cs_err_t err;
+        *refusalp = CS_OK;
+        if (ir->in_group) {
+                err = hd_hold_line(h, "group", ir->inv->groupid, room_id,
+                                   group_claim, now, &busy, errstr, errstr_size);
+                if (err)
+                        return err;
+                if (busy) {
+                        *refusalp = CS_ERR_CONFLICT;
+                        *whyp = "the group already has a live call";
+                        return CS_OK;
+                }
+        }
+        err = hd_hold_line(h, "user", cmd->sendid, room_id, user_claim, now,
+                           &busy, errstr, errstr_size);
+        if (err)
+                return err;
+        if (busy) {
+                *refusalp = CS_ERR_CALLER_BUSY;
+                *whyp = "the caller's line is busy with another call";
+                if (ir->in_group)
+                        return hd_release_line(h, "group", ir->inv->groupid,
+                                               group_claim, errstr, errstr_size);
+        }
+        return CS_OK;
+}
+
+/* Writes the claim identities into the call: the ones this invite holds. */
+static void record_claims(cs_handler_t *h, const cs_command_t *cmd,
+                          cs_call_t *call, const cs_strv_t *held,
+                          bool new_call) {
+        char claim[HD_CLAIM_SIZE];
+        for (size_t i = 0; i < held->cnt; i++) {
+                cs_participant_t *part = cs_call_find(call, held->v[i]);
+                hd_claim_id(h, call->room_id, "user", held->v[i], cmd->sendid,
+                            cmd->operationid, claim);
+                if (part)
+                        cs_participant_set_claim(part, claim);
+        }
+        if (!new_call)
+                return;
+        hd_claim_id(h, call->room_id, "user", cmd->sendid, cmd->sendid,
+                    cmd->operationid, claim);
+        cs_participant_set_claim(cs_call_find(call, cmd->sendid), claim);
+        if (call->group_id[0]) {
+                hd_claim_id(h, call->room_id, "group", call->group_id,
+                            cmd->sendid, cmd->operationid, claim);
+                free(call->group_claim);
+                call->group_claim = cs_xstrdup(claim);
+        }
+}
+
+cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                      cs_outbox_t *out, char *errstr, size_t errstr_size) {
+        invite_req_t ir = {0};
+        cs_call_t *call = NULL;
+        cs_strv_t busy = {0}, held = {0};
+        cs_effect_t eff = {0};
+        uint8_t *meta = NULL;
+        size_t meta_len = 0;
+        char room_buf[40];
+        cs_err_t err = CS_OK;
+        req_fields_t f = hd_req_fields(cmd->req);
+
+        ir.in_group = cmd->req->payload_case ==
+                      OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP;
+        ir.inv = *f.invitation;
+        ir.participant = *f.participant;
+        if (!validate_invite(h, cmd, &ir)) {
+                err = hd_refuse(h, out, cmd, CS_ERR_INVALID, ir.why, now, errstr,
+                                errstr_size);
+                goto done;
+        }
+        const char *room_id = ir.inv->roomid;
+        if (!room_id[0]) {
+                generate_room_id(h, cmd, room_buf);
+                room_id = room_buf;
+        }
+        if (ir.participant)
+                meta = cs_codec_pack(&ir.participant->base, &meta_len);
+
+        for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
+                bool done;
+                cs_call_destroy(call);
+                call = NULL;
+                cs_strv_clear(&busy);
+                cs_strv_clear(&held);
+                cs_effect_clear(&eff);
+                err = cs_store_load_call(h->store, room_id, &call, errstr,
+                                         errstr_size);
+                if (err)
+                        goto done;
+                if (call) {
+                        err = answer_known(h, cmd, call, now, out, &done,
+                                           errstr, errstr_size);
+                        if (err || done || hd_expired(h, out, cmd, now))
+                                goto done;
+                        cs_call_check_invite(call, cmd->sendid, &ir.invitees,
+                                             (size_t)h->conf->signal_max_invitees,
+                                             &eff);
+                        if (eff.code) {
+                                err = hd_refuse(h, out, cmd, eff.code, eff.why,
+                                                now, errstr, errstr_size);
+                                goto done;
+                        }
+                } else {
+                        cs_err_t refusal;
+                        const char *why = NULL;
+                        char group_claim[HD_CLAIM_SIZE], user_claim[HD_CLAIM_SIZE];
+                        if (hd_expired(h, out, cmd, now))
+                                goto done;
+                        hd_claim_id(h, room_id, "group", ir.inv->groupid,
+                                    cmd->sendid, cmd->operationid, group_claim);
+                        hd_claim_id(h, room_id, "user", cmd->sendid,
+                                    cmd->sendid, cmd->operationid, user_claim);
+                        err = claim_new_call(h, cmd, &ir, room_id, group_claim,
+                                             user_claim, now, &refusal, &why,
+                                             errstr, errstr_size);
+                        if (!err && refusal)
+                                err = hd_refuse(h, out, cmd, refusal, why, now,
+                                                errstr, errstr_size);
+                        if (err || refusal)
+                                goto done;
+                        call = cs_call_new(room_id, cmd->sendid, ir.platform_id,
+                                           ir.inv->groupid, ir.inv->mediatype,
+                                           ir.inv->customdata, ir.session_type,
+                                           ir.timeout_s, now, meta, meta_len);
+                }
+                err = claim_invitees(h, cmd, &ir.invitees, room_id, now, &busy,
+                                     &held, errstr, errstr_size);
+                if (err)
+                        goto done;
+                bool new_call = call->rev == 0;
+                cs_call_invite(call, cmd->sendid, ir.platform_id,
+                               cmd->operationid, &ir.invitees, &busy,
+                               ir.timeout_s,
+                               (size_t)h->conf->signal_max_invitees, now, &eff);
+                if (!eff.event) {
+                        unclaim_invitees(h, cmd, &held, room_id);
+                        err = hd_refuse(h, out, cmd, eff.code, eff.why, now,
+                                        errstr, errstr_size);
+                        goto done;
+                }
+                record_claims(h, cmd, call, &held, new_call);
+                eff.event->request = cs_xstrdup(req_case_name(cmd));
+                invite_content(cmd, &ir, call, eff.event);
+                err = new_call
+                              ? cs_store_insert_call(h->store, call, errstr, errstr_size)
+                              : cs_store_update_call(h->store, call, errstr, errstr_size);
+                if (err == CS_ERR_RACE)
+                        continue;
+                if (err)
+                        goto done;
+                hd_record_applied(h, cmd, call->room_id, eff.event->code, now);
+                hd_release_effect(h, call, &eff);
+                reply_change(h, out, cmd, call, eff.event->code,
+                             &eff.event->busy, now);
+                hd_emit_event(h, call, eff.event, out);
+                goto done;
+        }
+        snprintf(errstr, errstr_size, "call %s: lost %d races in a row",
+                 room_id, HD_MAX_RACE_ATTEMPTS);
+        err = CS_ERR_PERMANENT;
+done:
+        free(meta);
+        cs_effect_clear(&eff);
+        cs_strv_clear(&busy);
+        cs_strv_clear(&held);
+        cs_strv_clear(&ir.invitees);
+        cs_call_destroy(call);
+        return err;
+}
+
+/* ---- accept, reject, cancel, hang-up ---- */
+
+cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
+                      cs_event_type_t type, int64_t now, cs_outbox_t *out,
+                      char *errstr, size_t errstr_size) {
+        cs_call_t *call = NULL;
+        cs_effect_t eff = {0};
+        uint8_t *meta = NULL;
+        size_t meta_len = 0;
+        cs_err_t err = CS_OK;
+        req_fields_t f = hd_req_fields(cmd->req);
+        const invitation_t *req_inv = *f.invitation;
+
+        if (!req_inv || !hd_valid_id(req_inv->roomid)) {
+                err = hd_refuse(h, out, cmd, CS_ERR_INVALID,
+                                "invitation.roomID is required", now, errstr,
+                                errstr_size);
+                goto done;
+        }
+        if (type == CS_EV_ACCEPT && *f.participant)
+                meta = cs_codec_pack(&(*f.participant)->base, &meta_len);
+        int32_t platform_id = cmd->platformid;
+        if (!platform_id && f.op_user_platform_id)
+                platform_id = *f.op_user_platform_id;
+
+        for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
+                bool done;
+                cs_call_destroy(call);
+                call = NULL;
+                cs_effect_clear(&eff);
+                err = cs_store_load_call(h->store, req_inv->roomid, &call,
+                                         errstr, errstr_size);
+                if (err)
+                        goto done;
+                if (call) {
+                        err = answer_known(h, cmd, call, now, out, &done,
+                                           errstr, errstr_size);
+                        if (err || done)
+                                goto done;
+                }
+                if (hd_expired(h, out, cmd, now))
+                        goto done;
+                if (!call) {
+                        err = hd_refuse(h, out, cmd, CS_ERR_NOT_FOUND,
+                                        "no call with this roomID", now, errstr,
+                                        errstr_size);
+                        goto done;
+                }
+                cs_action_t act = {
+                        .type = type,
+                        .user_id = cmd->sendid,
+                        .platform_id = platform_id,
+                        .operation_id = cmd->operationid,
+                        .now = now,
+                        .meta = meta,
+                        .meta_len = meta_len,
+                };
+                cs_call_act(call, &act, &eff);
+                if (!eff.event) {
+                        /* A refusal, or a cancel of a call that already
+                         * ended unanswered: answered (0), nothing changed. */
+                        err = hd_refuse(h, out, cmd, eff.code, eff.why, now,
+                                        errstr, errstr_size);
+                        goto done;
+                }
+                invitation_t inv;
+                inv_lists_t lists;
+                size_t len;
+                uint8_t *buf;
+                hd_invitation_from_call(call, &inv, &lists);
+                if (eff.event->type == CS_EV_CANCEL && type == CS_EV_HUNG_UP)
+                        buf = hd_pack_cancel(cmd->sendid, &inv, *f.offline_push, &len);
+                else
+                        buf = hd_pack_patched(cmd->req, cmd->sendid, &inv,
+                                              platform_id, &len);
+                hd_free_invitation_lists(&lists);
+                hd_set_content(eff.event, buf, len);
+                eff.event->request = cs_xstrdup(req_case_name(cmd));
+                err = cs_store_update_call(h->store, call, errstr, errstr_size);
+                if (err == CS_ERR_RACE)
+                        continue;
+                if (err)
+                        goto done;
+                hd_record_applied(h, cmd, call->room_id, CS_OK, now);
+                hd_release_effect(h, call, &eff);
+                reply_change(h, out, cmd, call, CS_OK, NULL, now);
+                hd_emit_event(h, call, eff.event, out);
+                goto done;
+        }
+        snprintf(errstr, errstr_size, "call %s: lost %d races in a row",
+                 req_inv->roomid, HD_MAX_RACE_ATTEMPTS);
+        err = CS_ERR_PERMANENT;
+done:
+        free(meta);
+        cs_effect_clear(&eff);
+        cs_call_destroy(call);
+        return err;
+}

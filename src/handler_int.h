@@ -1,0 +1,187 @@
+/*
+ * handler_int.h: what the handler's files share (not a public interface).
+ *
+ *   handler.c          entry points, the ledger of operations, lookups
+ *   handler_change.c   invite, accept, reject, cancel, hang-up
+ *   handler_lines.c    busy lines: claims with an identity, releases
+ *   handler_content.c  replies, tokens, notification content
+ *   handler_timer.c    ring timeouts and the timer outbox
+ *
+ * @locality the worker thread, like the handler.
+ */
+#ifndef CALLSIG_HANDLER_INT_H
+#define CALLSIG_HANDLER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "call.h"
+#include "codec.h"
+#include "config.h"
+#include "handler.h"
+#include "store.h"
+
+/* Conditional-update attempts before a command gives up (1009). */
+#define HD_MAX_RACE_ATTEMPTS 8
+/* Largest request (serialized SignalReq) accepted; bounds call records. */
+#define HD_MAX_REQUEST_BYTES 32768
+/* Largest invitation customData accepted, bytes; bounds call records. */
+#define HD_MAX_CUSTOM_DATA 8192
+/* Longest userID, roomID or groupID accepted (LiveKit's own limit). */
+#define HD_MAX_ID_BYTES 256
+/* Room for "user:" / "group:" and a NUL around an ID. */
+#define HD_LINE_ID_SIZE (HD_MAX_ID_BYTES + 16)
+/* Room for a claim identity: "c-" + 32 hex digits + NUL. */
+#define HD_CLAIM_SIZE 40
+
+struct cs_handler_s {
+        const cs_config_t *conf;
+        cs_store_t *store;
+        uint8_t room_key[16];  /* keys generated roomIDs and claim IDs */
+        cs_strv_t timer_skip;  /* calls the timer cannot change: skipped */
+        int64_t timer_skip_until; /* ms: when the skip list is retried */
+        uint64_t timer_failures;  /* calls the timer could not change */
+};
+
+typedef Openim__V2__SignalReq signal_req_t;
+typedef Openim__V2__InvitationInfo invitation_t;
+
+/* ---- handler.c ---- */
+
+/** A plain ID: 1..HD_MAX_ID_BYTES bytes, no control characters. */
+bool hd_valid_id(const char *id);
+/** @returns true if @p user_id is a valid ID that names a push topic. */
+bool hd_user_has_topic(const cs_handler_t *h, const char *user_id);
+/** Answers @p cmd with @p code and records the refusal in the ledger.
+ *  CS_ERR_RACE: the pair was recorded meanwhile: handle the command again. */
+cs_err_t hd_refuse(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                   cs_err_t code, const char *msg, int64_t now, char *errstr,
+                   size_t errstr_size);
+/** Records that @p cmd changed @p room_id (after the write; failures are
+ *  logged: the call record still identifies the operation). */
+void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
+                       const char *room_id, int32_t code, int64_t now);
+/** @returns true (and answers 1008) if @p cmd is older than
+ *  signal.command_max_age at @p now. */
+bool hd_expired(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                int64_t now);
+
+/* ---- handler_change.c ---- */
+
+cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                      cs_outbox_t *out, char *errstr, size_t errstr_size);
+cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
+                      cs_event_type_t type, int64_t now, cs_outbox_t *out,
+                      char *errstr, size_t errstr_size);
+/**
+ * Answers a redelivery of @p cmd, applied before to @p call (NULL: the
+ * record is gone) as @p ev (NULL: the event left the record): the reply
+ * with @p code (a token freshly minted while the sender may still join),
+ * the event's notifications again byte-identical while the record keeps
+ * them, and lines of users no longer in the call released.
+ */
+cs_err_t hd_replay(cs_handler_t *h, cs_command_t *cmd, const cs_call_t *call,
+                   const cs_event_t *ev, int32_t code, int64_t now,
+                   cs_outbox_t *out, char *errstr, size_t errstr_size);
+
+/* ---- handler_lines.c ---- */
+
+/** The identity of a claim of line (@p kind, @p id) for @p room_id made by
+ *  @p cmd: the same for a retry or a redelivery of the command. */
+void hd_claim_id(const cs_handler_t *h, const char *room_id, const char *kind,
+                 const char *id, const char *sender, const char *operation_id,
+                 char out[HD_CLAIM_SIZE]);
+/**
+ * Holds line (@p kind, @p id) for @p room_id under @p claim. *busyp says
+ * whether someone else holds it: a user live in the holding call (for a
+ * group line: a live call holding it), or a claim younger than the grace
+ * whose call may not be written yet. Older claims that hold nothing are
+ * taken over, by their identity.
+ */
+cs_err_t hd_hold_line(cs_handler_t *h, const char *kind, const char *id,
+                      const char *room_id, const char *claim, int64_t now,
+                      bool *busyp, char *errstr, size_t errstr_size);
+/** Releases line (@p kind, @p id) if still held under @p claim (NULL or
+ *  "": a claim written without identity). */
+cs_err_t hd_release_line(cs_handler_t *h, const char *kind, const char *id,
+                         const char *claim, char *errstr, size_t errstr_size);
+/** Releases the lines @p eff ends, each by the claim the call recorded.
+ *  Failures are logged, never returned: a line left held is taken over
+ *  once its grace has passed. */
+void hd_release_effect(cs_handler_t *h, const cs_call_t *call,
+                       const cs_effect_t *eff);
+/** Releases every line of @p call whose user is no longer live in it, and
+ *  the group line of an ended call (a redelivery does not know the
+ *  effect). Failures are logged. */
+void hd_release_finished(cs_handler_t *h, const cs_call_t *call);
+
+/* ---- handler_content.c ---- */
+
+/* Storage for one SignalResp whatever its case. */
+typedef struct resp_buf_s {
+        Openim__V2__SignalResp resp;
+        Openim__V2__SignalInviteReply invite;
+        Openim__V2__SignalInviteInGroupReply invite_in_group;
+        Openim__V2__SignalCancelReply cancel;
+        Openim__V2__SignalAcceptReply accept;
+        Openim__V2__SignalHungUpReply hung_up;
+        Openim__V2__SignalRejectReply reject;
+        Openim__V2__SignalGetRoomByGroupIDReply room;
+        Openim__V2__SignalGetTokenByRoomIDReply token;
+} resp_buf_t;
+
+/* Pointers to the opUserID and invitation fields of any request case. */
+typedef struct req_fields_s {
+        char **op_user_id;
+        invitation_t **invitation;
+        int32_t *op_user_platform_id;
+        Openim__V2__OfflinePushInfo **offline_push;
+        Openim__V2__ParticipantMetaData **participant;
+} req_fields_t;
+
+/* The invitation as the call record knows it. Arrays point into the call
+ * and into @p lists (freed with hd_free_invitation_lists). */
+typedef struct inv_lists_s {
+        char **invitees;
+        char **busy;
+} inv_lists_t;
+
+int32_t hd_ms_to_s32(int64_t ms);
+/** Lends a const string to a protobuf-c struct that only reads it. */
+char *hd_lend(const char *s);
+void hd_resp_prepare(resp_buf_t *rb, Openim__V2__SignalReq__PayloadCase req_case);
+/** Sets token, roomID, liveURL and busy list on a join-type resp. */
+void hd_resp_set_join(resp_buf_t *rb, char *token, const char *room_id,
+                      const char *live_url, const cs_strv_t *busy);
+void hd_add_reply(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                  cs_err_t code, const char *msg,
+                  const Openim__V2__SignalResp *resp);
+/** A reply with the request's resp case and an empty payload. */
+void hd_add_error_reply(cs_handler_t *h, cs_outbox_t *out,
+                        const cs_command_t *cmd, cs_err_t code,
+                        const char *msg);
+/** A token for @p user_id in @p room_id, or NULL (reason in errstr). */
+char *hd_mint(cs_handler_t *h, const char *user_id, const char *room_id,
+              const Openim__V2__ParticipantMetaData *pm, int64_t now,
+              char *errstr, size_t errstr_size);
+void hd_invitation_from_call(const cs_call_t *call, invitation_t *inv,
+                             inv_lists_t *lists);
+void hd_free_invitation_lists(inv_lists_t *lists);
+req_fields_t hd_req_fields(signal_req_t *req);
+/** Packs @p req with opUserID, invitation and opUserPlatformID swapped for
+ *  the given values; the request is restored before returning. */
+uint8_t *hd_pack_patched(signal_req_t *req, char *op_user_id,
+                         invitation_t *inv, int32_t op_platform_id,
+                         size_t *lenp);
+/** Content of a cancel notification: SignalReq{cancel{opUserID,
+ *  invitation, offlinePushInfo}}. */
+uint8_t *hd_pack_cancel(char *op_user_id, invitation_t *inv,
+                        Openim__V2__OfflinePushInfo *push, size_t *lenp);
+void hd_set_content(cs_event_t *ev, uint8_t *buf, size_t len);
+/** Adds the notifications of @p ev to @p out (none once the record no
+ *  longer keeps its payload). */
+void hd_emit_event(cs_handler_t *h, const cs_call_t *call,
+                   const cs_event_t *ev, cs_outbox_t *out);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * handler_lines.c: busy lines.
+ *
+ * A user's line (and a group's) is a document in `lines` claimed with an
+ * insert on its unique _id. Every claim has an identity, derived from the
+ * call, the line and the command that claims it, so that a retry or a
+ * redelivery of that command finds its own claim. The identity is written
+ * with the participant (lineClaim) or the call (groupClaim) in the same
+ * conditional update that places them in the call, and every takeover and
+ * release is conditional on it: a late release cannot free a newer claim.
+ *
+ * A line is busy while the user is live in the holding call (for a group
+ * line: while the holding call is live). A claim that holds nothing is
+ * stale, but only once it is older than the grace: until then the worker
+ * that made it may be about to write its call. Stale claims are taken over,
+ * so a crash between claim and call write cannot leave anyone busy for ever.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "handler_int.h"
+#include "hash.h"
+#include "log.h"
+
+/* A claim that holds nothing is respected this long (ms): its call may not
+ * be written yet. */
+#define CLAIM_GRACE_MS 60000
+
+static void line_id(char out[HD_LINE_ID_SIZE], const char *kind,
+                    const char *id) {
+        snprintf(out, HD_LINE_ID_SIZE, "%s:%s", kind, id);
+}
+
+void hd_claim_id(const cs_handler_t *h, const char *room_id, const char *kind,
+                 const char *id, const char *sender, const char *operation_id,
+                 char out[HD_CLAIM_SIZE]) {
+        const char *parts[] = {"claim", room_id, kind, id, sender, operation_id};
+        char hex[33];
+        cs_hash_hex128(h->room_key, parts, CS_ARRAY_SIZE(parts), hex);
+        snprintf(out, HD_CLAIM_SIZE, "c-%s", hex);
+}
+
+/* Does the holder's call still hold the line? */
+static cs_err_t holder_is_live(cs_handler_t *h, const char *kind,
+                               const char *id, const cs_line_holder_t *holder,
+                               bool *livep, char *errstr, size_t errstr_size) {
+        cs_call_t *call = NULL;
+        *livep = false;
+        cs_err_t err = cs_store_load_call(h->store, holder->room_id, &call,
+                                          errstr, errstr_size);
+        if (err == CS_ERR_UNDECODABLE)
+                return CS_OK; /* an unreadable record holds nothing */
+        if (err || !call)
+                return err;
+        *livep = strcmp(kind, "user") == 0 ? cs_call_user_is_live(call, id)
+                                           : cs_call_is_live(call);
+        cs_call_destroy(call);
+        return CS_OK;
+}
+
+cs_err_t hd_hold_line(cs_handler_t *h, const char *kind, const char *id,
+                      const char *room_id, const char *claim, int64_t now,
+                      bool *busyp, char *errstr, size_t errstr_size) {
+        char lid[HD_LINE_ID_SIZE];
+        cs_line_holder_t holder = {0};
+        cs_err_t err = CS_OK;
+        line_id(lid, kind, id);
+        *busyp = false;
+        for (int attempt = 0; attempt < 3; attempt++) {
+                bool live, took;
+                cs_line_holder_clear(&holder);
+                err = cs_store_claim_line(h->store, lid, room_id, claim, now,
+                                          &holder, errstr, errstr_size);
+                if (err || !holder.room_id)
+                        goto done;
+                err = holder_is_live(h, kind, id, &holder, &live, errstr,
+                                     errstr_size);
+                if (err)
+                        goto done;
+                if (live || now - holder.since < CLAIM_GRACE_MS) {
+                        *busyp = true;
+                        goto done;
+                }
+                err = cs_store_takeover_line(h->store, lid, holder.claim,
+                                             room_id, claim, now, &took,
+                                             errstr, errstr_size);
+                if (err || took)
+                        goto done;
+        }
+        snprintf(errstr, errstr_size, "line %s is contended", lid);
+        err = CS_ERR_TRANSIENT;
+done:
+        cs_line_holder_clear(&holder);
+        return err;
+}
+
+cs_err_t hd_release_line(cs_handler_t *h, const char *kind, const char *id,
+                         const char *claim, char *errstr, size_t errstr_size) {
+        char lid[HD_LINE_ID_SIZE];
+        line_id(lid, kind, id);
+        return cs_store_release_line(h->store, lid, claim ? claim : "", errstr,
+                                     errstr_size);
+}
+
+static void release_logged(cs_handler_t *h, const cs_call_t *call,
+                           const char *kind, const char *id,
+                           const char *claim) {
+        char errstr[256];
+        if (hd_release_line(h, kind, id, claim, errstr, sizeof(errstr)))
+                cs_log(CS_LOG_WARN, "LINES",
+                       "room %s: %s line not released (%s); it is taken over "
+                       "once stale", call->room_id, kind, errstr);
+}
+
+void hd_release_effect(cs_handler_t *h, const cs_call_t *call,
+                       const cs_effect_t *eff) {
+        for (size_t i = 0; i < eff->release.cnt; i++) {
+                const cs_participant_t *part = cs_call_find(call, eff->release.v[i]);
+                if (part)
+                        release_logged(h, call, "user", part->user_id,
+                                       part->line_claim);
+        }
+        if (eff->release_group && call->group_id[0])
+                release_logged(h, call, "group", call->group_id,
+                               call->group_claim);
+}
+
+void hd_release_finished(cs_handler_t *h, const cs_call_t *call) {
+        for (size_t i = 0; i < call->part_cnt; i++) {
+                const cs_participant_t *part = &call->parts[i];
+                /* Busy participants never held a line of this call. */
+                if (part->state != CS_PART_BUSY &&
+                    !cs_call_user_is_live(call, part->user_id))
+                        release_logged(h, call, "user", part->user_id,
+                                       part->line_claim);
+        }
+        if (!cs_call_is_live(call) && call->group_id[0])
+                release_logged(h, call, "group", call->group_id,
+                               call->group_claim);
+}
