@@ -411,7 +411,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "signal:\n"
                  "  timer_interval_ms: 100\n"
                  /* Generous: a scenario may hold commands back for a
-                  * while (restarts, outages); 0015 tests the expiry. */
+                  * while (restarts, outages); 0025 tests the expiry. */
                  "  command_max_age: 300\n"
                  "push:\n"
                  "  mode: %s\n"
