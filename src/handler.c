@@ -372,6 +372,9 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 err = handle_once(h, cmd, now, out, errstr, errstr_size);
                 if (err != CS_ERR_RACE)
                         break;
+                cs_log(CS_LOG_DEBUG, "HANDLE",
+                       "op=%s from %s: recorded meanwhile by another worker; "
+                       "answering from the ledger", cmd->operationid, cmd->sendid);
         }
         if (err == CS_ERR_RACE) {
                 snprintf(errstr, errstr_size,

@@ -17,7 +17,12 @@
  *  - when the user leaves (reject), exactly their claim is released; a
  *    late release of an older claim never frees a newer one: the user is
  *    invited into the group call again after rejecting, and a redelivered
- *    old reject (same sender, same operationID) leaves the new claim.
+ *    old reject (same sender, same operationID) leaves the new claim;
+ *  - a duplicate-key race on recording a refusal answers with the stored
+ *    code: one sender's operationID arrives twice at once on both workers
+ *    (once naming a call that does not exist, once a call the sender is
+ *    not in), MongoDB holds every find for a moment so both miss the
+ *    ledger, and both replies carry the one code that was recorded.
  */
 #include <mongoc/mongoc.h>
 #include <string.h>
@@ -184,6 +189,33 @@ int main(void) {
         char filter[256];
         snprintf(filter, sizeof(filter), "{\"_id\": \"user:%s\"}", u);
         TEST_INTEQ(env_count_docs(env, "lines", filter), 1);
+
+        /* ---- two workers refuse one pair at once ---- */
+        env_watch(env, "mallory");
+        env_admin_command(env,
+                          "{\"configureFailPoint\": \"failCommand\", \"mode\": \"alwaysOn\","
+                          " \"data\": {\"failCommands\": [\"find\"],"
+                          " \"blockConnection\": true, \"blockTimeMS\": 800}}");
+        env_send_pair(env, cmd_action("m-acc", "mallory", REQ(ACCEPT), "room-nowhere"),
+                      "room-nowhere", 3,
+                      cmd_action("m-acc", "mallory", REQ(ACCEPT), "room-g"), "room-g", 0);
+        Callsig__V1__SignalReply *m1 = reply_of(env, "mallory", "m-acc");
+        Callsig__V1__SignalReply *m2 = reply_of(env, "mallory", "m-acc");
+        env_admin_command(env, "{\"configureFailPoint\": \"failCommand\", \"mode\": \"off\"}");
+        TEST_ASSERT(m1->errcode == 1002 || m1->errcode == 1003, "m-acc: %d", m1->errcode);
+        TEST_ASSERT(m1->errcode == m2->errcode,
+                    "one pair answered %d and %d", m1->errcode, m2->errcode);
+        TEST_STREQ(m1->errmsg, m2->errmsg);
+        TEST_INTEQ(env_count_docs(env, "operations",
+                                  "{\"sendID\": \"mallory\", \"operationID\": \"m-acc\"}"),
+                   1);
+        /* the race did happen: each worker handled one copy */
+        TEST_ASSERT(env_worker_log_has(env, 0, "op=m-acc from=") &&
+                            env_worker_log_has(env, 1, "op=m-acc from="),
+                    "both workers handled m-acc");
+        TEST_ASSERT(env_worker_log_has(env, 0, "op=m-acc from mallory: recorded meanwhile") ||
+                            env_worker_log_has(env, 1, "op=m-acc from mallory: recorded meanwhile"),
+                    "the loser of the ledger insert answered from the ledger");
 
         env_stop(env);
         return test_done();
