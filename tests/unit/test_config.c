@@ -962,7 +962,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 20);
+                TEST_INTEQ(n, 22);
         }
         free(got);
         free(want);
@@ -977,7 +977,8 @@ static const char *const all_keys[] = {
                 "livekit.api_key", "livekit.api_secret", "livekit.token_ttl",
                 "signal.default_timeout", "signal.max_timeout",
                 "signal.max_invitees", "signal.timer_interval_ms",
-                "signal.operation_retention", "log.level",
+                "signal.operation_retention", "signal.command_max_age",
+                "signal.max_attempts", "log.level",
                 "kafka.consumer.<name>", "kafka.producer.<name>"};
 
 static void test_help(void) {
