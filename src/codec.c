@@ -32,6 +32,25 @@ static const uint8_t msgid_key[16] = {'c', 'a', 'l', 'l', 's', 'i', 'g', '-',
 /* SignalCommand field numbers checked on the wire (contract section 3). */
 #define CMD_FIELD_OPERATION_ID 1
 #define CMD_FIELD_SEND_ID 2
+#define CMD_FIELD_REQ 6
+
+/* Deepest nesting of the payload walk; the schema's own depth is 4
+ * (SignalReq > invite > participant > groupInfo). */
+#define WIRE_DEPTH_MAX 16
+
+/*
+ * A decoded command: the protobuf-c message, then what decoding learned
+ * from the wire bytes that the unpacked message no longer shows. The
+ * message is the first member, so a cs_command_t pointer handed out by
+ * cs_codec_decode_command() is also a pointer to its box (C11 6.7.2.1p15).
+ */
+typedef struct cmd_box_s {
+        Callsig__V1__SignalCommand msg; /* must stay first */
+        /* "" when every string of the req payload is acceptable on the
+         * wire; otherwise the first problem, e.g. "accept.invitation.roomID
+         * contains a NUL byte" */
+        char req_problem[192];
+} cmd_box_t;
 
 /*
  * protobuf-c message structs hold non-const pointers, but packing only reads
@@ -215,15 +234,120 @@ static bool id_bytes_ok(const char *name, const uint8_t *p, size_t n,
         return true;
 }
 
+/* Appends ".name" (or "name" at the start) to @p path of @p size bytes. */
+static void path_push(char *path, size_t size, size_t at, const char *name) {
+        if (at >= size)
+                return;
+        snprintf(path + at, size - at, "%s%s", at ? "." : "", name);
+}
+
+/*
+ * Walks the wire bytes of one message of type @p desc (already accepted by
+ * protobuf-c) and finds the first string field, at any depth, that holds a
+ * NUL byte (protobuf-c NUL-terminates unpacked strings, so "ab\0cd" would
+ * silently become "ab") or is not valid UTF-8. Every occurrence on the wire
+ * counts, also of fields protobuf-c later overwrites (last one wins) or
+ * merges (sub-messages), and of oneof members other than the last; unknown
+ * fields, bytes, and packed or scalar numbers are skipped.
+ *
+ * @param path   the dotted field path so far ("" at the top), in a buffer
+ *               of @p path_size bytes; restored on return.
+ * @returns true when all strings are acceptable; false with "<path>
+ *          <problem>" in @p why (also for bytes that do not parse, which
+ *          cannot happen after protobuf-c accepted them).
+ */
+static bool wire_payload_strings_ok(const ProtobufCMessageDescriptor *desc,
+                                    const uint8_t *buf, size_t len,
+                                    int depth, char *path, size_t path_size,
+                                    char *why, size_t why_size) {
+        size_t pos = 0, at = strlen(path);
+
+        if (depth > WIRE_DEPTH_MAX) {
+                snprintf(why, why_size, "%s nested too deep",
+                         at ? path : "request");
+                return false;
+        }
+        while (pos < len) {
+                const ProtobufCFieldDescriptor *f;
+                uint64_t tag, n;
+                bool ok = true;
+
+                if (!wire_varint(buf, len, &pos, &tag))
+                        goto bad;
+                switch (tag & 7) {
+                case 0: /* varint */
+                        if (!wire_varint(buf, len, &pos, &n))
+                                goto bad;
+                        continue;
+                case 1: /* 64-bit */
+                        if (len - pos < 8)
+                                goto bad;
+                        pos += 8;
+                        continue;
+                case 5: /* 32-bit */
+                        if (len - pos < 4)
+                                goto bad;
+                        pos += 4;
+                        continue;
+                case 2: /* length-delimited: the only form of a string */
+                        break;
+                default: /* groups: protobuf-c rejects them too */
+                        goto bad;
+                }
+                if (!wire_varint(buf, len, &pos, &n) || n > len - pos)
+                        goto bad;
+                f = tag >> 3 <= UINT32_MAX
+                            ? protobuf_c_message_descriptor_get_field(
+                                      desc, (unsigned)(tag >> 3))
+                            : NULL;
+                if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+                        const char *problem = NULL;
+
+                        if (memchr(buf + pos, '\0', (size_t)n))
+                                problem = "contains a NUL byte";
+                        else if (!utf8_valid(buf + pos, (size_t)n))
+                                problem = "is not valid UTF-8";
+                        if (problem) {
+                                path_push(path, path_size, at, f->name);
+                                snprintf(why, why_size, "%s %s", path,
+                                         problem);
+                                path[at] = '\0';
+                                return false;
+                        }
+                } else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                        path_push(path, path_size, at, f->name);
+                        ok = wire_payload_strings_ok(f->descriptor, buf + pos,
+                                                     (size_t)n, depth + 1,
+                                                     path, path_size, why,
+                                                     why_size);
+                        path[at] = '\0';
+                        if (!ok)
+                                return false;
+                }
+                pos += (size_t)n;
+        }
+        return true;
+
+bad:
+        snprintf(why, why_size, "%s is not well-formed",
+                 at ? path : "request");
+        return false;
+}
+
 /*
  * The unpacked strings have lost their length (protobuf-c NUL-terminates
- * them), so the identity fields are checked on the wire: every top-level
- * occurrence of fields 1 and 2 (protobuf-c keeps the last one; we require
- * all of them to be acceptable). Runs only after protobuf-c accepted the
+ * them), so the command is checked on the wire: every top-level occurrence
+ * of fields 1 and 2 (protobuf-c keeps the last one; we require all of them
+ * to be acceptable), and, when @p req_why is not NULL, every string of the
+ * req payload (field 6) at any depth: the first bad one is described in
+ * @p req_why (left "" when there is none), which makes the request invalid
+ * but not the command undecodable. Runs only after protobuf-c accepted the
  * bytes, so a walk failure cannot normally happen.
  */
-static bool wire_check_ids(const uint8_t *buf, size_t len, bool with_send_id,
-                           char *errstr, size_t errstr_size) {
+static bool wire_check_command(const uint8_t *buf, size_t len,
+                               bool with_send_id, char *req_why,
+                               size_t req_why_size, char *errstr,
+                               size_t errstr_size) {
         size_t pos = 0;
 
         while (pos < len) {
@@ -254,6 +378,14 @@ static bool wire_check_ids(const uint8_t *buf, size_t len, bool with_send_id,
                             !id_bytes_ok("sendID", buf + pos, (size_t)n,
                                          errstr, errstr_size))
                                 return false;
+                        if (req_why && field == CMD_FIELD_REQ && !*req_why) {
+                                char path[128] = "";
+
+                                (void)wire_payload_strings_ok(
+                                        &openim__v2__signal_req__descriptor,
+                                        buf + pos, (size_t)n, 0, path,
+                                        sizeof(path), req_why, req_why_size);
+                        }
                         pos += (size_t)n;
                         break;
                 case 5: /* 32-bit */
@@ -274,16 +406,47 @@ bad:
 }
 
 /*
+ * protobuf-c allocates the top-level message first (protobuf-c.c,
+ * protobuf_c_message_unpack()); this allocator makes that first block a
+ * whole cmd_box_t. Everything is plain malloc memory, so the usual
+ * free_unpacked() with the default allocator frees it all, the box
+ * included. cs_codec_decode_command() checks that the message it got back
+ * really is the one in the box.
+ */
+typedef struct box_alloc_s {
+        cmd_box_t *box;
+} box_alloc_t;
+
+static void *box_alloc(void *data, size_t size) {
+        box_alloc_t *ba = data;
+
+        if (!ba->box && size == sizeof(Callsig__V1__SignalCommand)) {
+                ba->box = cs_xcalloc(1, sizeof(*ba->box));
+                return &ba->box->msg;
+        }
+        return cs_xmalloc(size);
+}
+
+static void box_free(void *data, void *ptr) {
+        (void)data;
+        free(ptr);
+}
+
+/*
  * protobuf-c 1.4.1 does NOT validate UTF-8 in string fields, proto3 or not
  * (upstream issue protobuf-c#726): bytes such as f0 80 in a string field
- * unpack fine and come out as they are. Only operationID and sendID are
- * checked here (undecodable otherwise); the payload's strings can be checked
- * with cs_codec_strings_valid(); a request failing it deserves 1001.
+ * unpack fine and come out as they are, and a NUL byte silently cuts an
+ * unpacked string short. operationID and sendID are checked here
+ * (undecodable otherwise); the payload's strings are checked on the wire
+ * here too, and the verdict is kept in the command's box for
+ * cs_codec_request_valid() (a request failing it deserves 1001).
  */
 cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                                  cs_command_t **cmdp, char *errstr,
                                  size_t errstr_size) {
         static const uint8_t empty[1] = {0};
+        box_alloc_t ba = {NULL};
+        ProtobufCAllocator allocator = {box_alloc, box_free, &ba};
         cs_command_t *cmd = NULL;
         cs_err_t err = CS_ERR_UNDECODABLE;
 
@@ -297,13 +460,17 @@ cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                 buf = empty;
         }
 
-        cmd = callsig__v1__signal_command__unpack(NULL, len, buf);
+        cmd = callsig__v1__signal_command__unpack(&allocator, len, buf);
         if (!cmd) {
                 set_errstr(errstr, errstr_size,
                            "not a SignalCommand (protobuf decode failed)");
                 goto done;
         }
-        if (!wire_check_ids(buf, len, true, errstr, errstr_size))
+        if (!ba.box || cmd != &ba.box->msg)
+                abort(); /* protobuf-c changed its allocation order */
+        if (!wire_check_command(buf, len, true, ba.box->req_problem,
+                                sizeof(ba.box->req_problem), errstr,
+                                errstr_size))
                 goto done;
         if (!cmd->operationid || !*cmd->operationid) {
                 set_errstr(errstr, errstr_size, "missing operationID");
@@ -324,6 +491,22 @@ done:
         return err;
 }
 
+bool cs_codec_request_valid(const cs_command_t *cmd, const char **whyp) {
+        const cmd_box_t *box = (const cmd_box_t *)(const void *)cmd;
+        const char *why = NULL;
+
+        if (!cmd->req ||
+            cmd->req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET)
+                why = "request has no payload";
+        else if (box->req_problem[0])
+                why = box->req_problem;
+        else if (!cs_codec_strings_valid(&cmd->req->base))
+                why = "a string field is not valid UTF-8";
+        if (why && whyp)
+                *whyp = why;
+        return !why;
+}
+
 char *cs_codec_operation_id(const void *buf, size_t len) {
         char why[128];
         char *op_id = NULL;
@@ -331,7 +514,7 @@ char *cs_codec_operation_id(const void *buf, size_t len) {
                 return NULL;
         cs_command_t *cmd = callsig__v1__signal_command__unpack(NULL, len, buf);
         if (cmd && cmd->operationid && *cmd->operationid &&
-            wire_check_ids(buf, len, false, why, sizeof(why)))
+            wire_check_command(buf, len, false, NULL, 0, why, sizeof(why)))
                 op_id = cs_xstrdup(cmd->operationid);
         cs_codec_command_free(cmd);
         return op_id;

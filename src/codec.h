@@ -20,6 +20,13 @@
 #include "common.h"
 #include "err.h"
 
+/*
+ * A decoded command. Its fields are the generated SignalCommand's
+ * (cmd->operationid, cmd->req, ...); a command made by
+ * cs_codec_decode_command() also carries, out of sight behind the message,
+ * what decoding learned from the wire bytes (see cs_codec_request_valid()),
+ * which is why commands are freed with cs_codec_command_free() only.
+ */
 typedef Callsig__V1__SignalCommand cs_command_t;
 
 /* OpenIM notification constants (contract section 4). */
@@ -35,7 +42,9 @@ typedef Callsig__V1__SignalCommand cs_command_t;
  *          when the bytes are not a SignalCommand, or operationID or sendID is
  *          empty, longer than CS_CODEC_ID_MAX bytes, holds a NUL or control
  *          byte, or is not valid UTF-8. A command with no payload is CS_OK
- *          (answered with 1001). @p buf may be NULL when @p len is 0.
+ *          (answered with 1001), and so is one whose payload holds a bad
+ *          string: cs_codec_request_valid() says so. @p buf may be NULL
+ *          when @p len is 0.
  */
 cs_err_t cs_codec_decode_command(const void *buf, size_t len,
                                  cs_command_t **cmdp, char *errstr,
@@ -112,6 +121,30 @@ uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp);
  *          that fails this should be answered with 1001.
  */
 bool cs_codec_strings_valid(const ProtobufCMessage *msg);
+
+/**
+ * Judges the request (cmd->req) of a command for 1001: false when it has
+ * no payload, or when any string field of the payload, at any depth (every
+ * sub-message, repeated element and oneof member that was on the wire, even
+ * one that protobuf-c later overwrote), held a NUL byte or invalid UTF-8 in
+ * the bytes that were decoded, or when a string of cmd->req as it is now is
+ * not valid UTF-8 (cs_codec_strings_valid()). protobuf-c NUL-terminates the
+ * strings it unpacks, so "ab\0cd" arrives as "ab": only the wire bytes show
+ * it, which is why this needs a command decoded here.
+ *
+ * @param cmd   a command returned by cs_codec_decode_command() (borrowed;
+ *              never a hand-built SignalCommand: the verdict on the wire
+ *              bytes lives behind the message and would be read out of
+ *              bounds).
+ * @param whyp  if not NULL, set on false to a one-line reason naming the
+ *              field, e.g. "accept.invitation.roomID contains a NUL byte",
+ *              fit for the reply's errMsg (no payload bytes are quoted);
+ *              owned by @p cmd or static, valid until the command is
+ *              freed. Untouched on true.
+ * @returns true when the request may be processed.
+ * @locality any thread; reads @p cmd only.
+ */
+bool cs_codec_request_valid(const cs_command_t *cmd, const char **whyp);
 
 /** Packs any protobuf-c message into malloc'ed bytes (never NULL). */
 uint8_t *cs_codec_pack(const ProtobufCMessage *msg, size_t *lenp);

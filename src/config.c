@@ -161,6 +161,7 @@ typedef struct cs_change_s {
         char *text;            /* strings, ENUM_TEXT, pass-through: owned */
         int64_t ival;          /* ints: value; enums: index */
         size_t line, col;      /* 1-based position (file only) */
+        char *origin;          /* "path:line:col" or "env NAME", owned */
 } cs_change_t;
 
 typedef struct cs_changes_s {
@@ -425,7 +426,7 @@ static bool cs_is_section(const char *key) {
 }
 
 /* Pass-through names whose values are redacted in dumps. */
-static bool cs_passthrough_secret(const char *name) {
+bool cs_config_passthrough_secret(const char *name) {
         static const char *const words[] = {"password", "secret", "sasl",
                                             "ssl.key"};
         for (size_t w = 0; w < CS_ARRAY_SIZE(words); w++) {
@@ -534,8 +535,10 @@ static int cs_prop_parse(const cs_prop_t *prop, const char *text,
 static void cs_change_clear(cs_change_t *chg) {
         free(chg->name);
         free(chg->text);
+        free(chg->origin);
         chg->name = NULL;
         chg->text = NULL;
+        chg->origin = NULL;
 }
 
 static cs_change_t *cs_changes_add(cs_changes_t *changes) {
@@ -579,9 +582,55 @@ static bool cs_ns_has(const cs_config_t *conf, int ns, const char *name) {
         return false;
 }
 
+/* Where a key got its value (cs_config_origin()). */
+struct cs_config_origin_s {
+        char *key;    /* dotted, pass-through keys with their prefix */
+        char *origin; /* "path:line:col" or "env NAME" */
+};
+
+/* Records that @p key got its value at @p origin (moved into @p conf). */
+static void cs_origin_set(cs_config_t *conf, char *key, char *origin) {
+        for (size_t i = 0; i < conf->origin_cnt; i++) {
+                if (!strcmp(conf->origins[i].key, key)) {
+                        free(key);
+                        free(conf->origins[i].origin);
+                        conf->origins[i].origin = origin;
+                        return;
+                }
+        }
+        conf->origins = cs_xrealloc(conf->origins, (conf->origin_cnt + 1) *
+                                                           sizeof(*conf->origins));
+        conf->origins[conf->origin_cnt].key = key;
+        conf->origins[conf->origin_cnt].origin = origin;
+        conf->origin_cnt++;
+}
+
+const char *cs_config_origin(const cs_config_t *conf, const char *key) {
+        for (size_t i = 0; i < conf->origin_cnt; i++)
+                if (!strcmp(conf->origins[i].key, key))
+                        return conf->origins[i].origin;
+        return NULL;
+}
+
 /* Moves the value of @p chg into @p conf, freeing the value it replaces. */
 static void cs_change_apply(cs_config_t *conf, cs_change_t *chg) {
         void *field;
+
+        if (chg->origin) {
+                char *key;
+                if (chg->prop) {
+                        key = cs_xstrdup(chg->prop->name);
+                } else {
+                        size_t nlen = strlen(cs_ns_names[chg->ns]);
+                        size_t rlen = strlen(chg->name);
+                        key = cs_xmalloc(nlen + 1 + rlen + 1);
+                        memcpy(key, cs_ns_names[chg->ns], nlen);
+                        key[nlen] = '.';
+                        memcpy(key + nlen + 1, chg->name, rlen + 1);
+                }
+                cs_origin_set(conf, key, chg->origin);
+                chg->origin = NULL;
+        }
 
         if (!chg->prop) {
                 size_t *cntp;
@@ -687,6 +736,11 @@ void cs_config_destroy(cs_config_t *conf) {
         }
         cs_props_free(conf->consumer_props, conf->consumer_prop_cnt);
         cs_props_free(conf->producer_props, conf->producer_prop_cnt);
+        for (size_t i = 0; i < conf->origin_cnt; i++) {
+                free(conf->origins[i].key);
+                free(conf->origins[i].origin);
+        }
+        free(conf->origins);
         free(conf);
 }
 
@@ -843,6 +897,13 @@ static int cs_yload_scalar(cs_yload_t *yl, const char *key,
         chg = cs_changes_add(&yl->changes);
         chg->line = vmark->line + 1;
         chg->col = vmark->column + 1;
+        {
+                int n = snprintf(NULL, 0, "%s:%zu:%zu", yl->path, chg->line,
+                                 chg->col);
+                chg->origin = cs_xmalloc((size_t)n + 1);
+                snprintf(chg->origin, (size_t)n + 1, "%s:%zu:%zu", yl->path,
+                         chg->line, chg->col);
+        }
         if (!prop) {
                 if (!len) {
                         cs_yload_err(yl, vmark, key, "empty value");
@@ -1184,13 +1245,16 @@ int cs_config_apply_env(cs_config_t *conf, char *const *envp, char *errstr,
                 if (done_prop[i])
                         continue;
                 done_prop[i] = true;
-                if (cs_prop_parse(&cs_props[i], eq + 1,
-                                  cs_changes_add(&changes), problem,
+                cs_change_t *chg = cs_changes_add(&changes);
+                if (cs_prop_parse(&cs_props[i], eq + 1, chg, problem,
                                   sizeof(problem)) == -1) {
                         cs_errf(errstr, errstr_size, "env %s: %s", envname,
                                 problem);
                         goto done;
                 }
+                chg->origin = cs_xmalloc(strlen(envname) + 5);
+                memcpy(chg->origin, "env ", 4);
+                memcpy(chg->origin + 4, envname, strlen(envname) + 1);
         }
         cs_changes_apply(conf, &changes);
         r = 0;
@@ -1372,7 +1436,7 @@ static void cs_dump_passthrough(const cs_config_t *conf, FILE *fp) {
                         cs_yaml_quoted(fp, props[i].name);
                         fputs(": ", fp);
                         cs_yaml_quoted(fp,
-                                       cs_passthrough_secret(props[i].name)
+                                       cs_config_passthrough_secret(props[i].name)
                                                ? CS_REDACTED
                                                : props[i].value);
                         fputc('\n', fp);

@@ -64,6 +64,10 @@ typedef struct cs_config_s {
         int64_t store_retry_max_backoff_ms; /* cap of the retry backoff on store outages */
 
         char *log_level; /* error | warn | info | debug */
+
+        /* Where keys got their values: read with cs_config_origin(). */
+        struct cs_config_origin_s *origins;
+        size_t origin_cnt;
 } cs_config_t;
 
 /** @returns a config holding every default; caller destroys it.
@@ -101,6 +105,18 @@ int cs_config_apply_env(cs_config_t *conf, char *const *envp, char *errstr,
  */
 int cs_config_validate(const cs_config_t *conf, char *errstr,
                        size_t errstr_size) CS_WUR;
+
+/**
+ * @returns where @p key (dotted; pass-through keys with their prefix, as in
+ *          "kafka.consumer.fetch.wait.max.ms") got its current value:
+ *          "path:line:col" of the value in a YAML file, or "env CALLSIG_X";
+ *          NULL when it has its default. Owned by @p conf.
+ */
+const char *cs_config_origin(const cs_config_t *conf, const char *key);
+
+/** @returns true if the value of pass-through property @p name (without
+ *  the kafka.consumer. / kafka.producer. prefix) is a secret: never shown. */
+bool cs_config_passthrough_secret(const char *name);
 
 /** Writes the effective configuration as YAML, secrets as "[redacted]". */
 void cs_config_dump(const cs_config_t *conf, FILE *fp);

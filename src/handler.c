@@ -310,8 +310,7 @@ static cs_err_t handle_once(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         /* protobuf-c checks neither UTF-8 nor embedded NULs; OpenIM's Go
          * clients would reject what we echo back, and a NUL would cut an
          * ID short. */
-        why = "a string field is not valid UTF-8";
-        if (!cs_codec_strings_valid(&cmd->req->base))
+        if (!cs_codec_request_valid(cmd, &why))
                 return hd_refuse(h, out, cmd, CS_ERR_INVALID, why, now, errstr,
                                  errstr_size);
 

@@ -11,6 +11,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "clientconf.h"
 #include "common.h"
 #include "config.h"
 #include "log.h"
@@ -95,8 +96,16 @@ int main(int argc, char **argv) {
         cs_log_set_level(level);
         if (dump)
                 cs_config_dump(conf, stdout);
-        if (check)
+        if (check) {
+                /* What the worker's start would refuse, without connecting. */
+                int bad = cs_clientconf_check(conf, errstr, sizeof(errstr));
+                mongoc_cleanup();
+                if (bad) {
+                        fprintf(stderr, "callsig: %s\n", errstr);
+                        goto done;
+                }
                 fprintf(stderr, "callsig: configuration OK\n");
+        }
         if (dump || check) {
                 rc = 0;
                 goto done;

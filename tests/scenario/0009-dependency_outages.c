@@ -58,7 +58,9 @@ static rd_kafka_t *async_producer(env_t *env) {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_conf_set(conf, "bootstrap.servers", env_bootstraps(env), NULL, 0);
         rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
-        rd_kafka_conf_set(conf, "message.timeout.ms", "60000", NULL, 0);
+        char timeout[32];
+        snprintf(timeout, sizeof(timeout), "%d", env_ms(60000));
+        rd_kafka_conf_set(conf, "message.timeout.ms", timeout, NULL, 0);
         rd_kafka_conf_set(conf, "log_level", "2", NULL, 0);
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
         TEST_ASSERT(rk, "%s", errstr);
@@ -245,7 +247,7 @@ static void kafka_outage(env_t *env) {
                                             NULL, "audio", 0),
                               rooms[i]);
         rd_kafka_flush(p, env_ms(10000));
-        sleep_ms(30); /* let the worker pick some up */
+        sleep_ms(env_ms(30)); /* let the worker pick some up */
         for (int b = 1; b <= 3; b++)
                 TEST_INTEQ(rd_kafka_mock_broker_set_down(env_cluster(env), b), 0);
         TEST_SAY("all brokers down");
@@ -254,7 +256,7 @@ static void kafka_outage(env_t *env) {
                                             (const char *[]){callees[i], NULL}, rooms[i],
                                             NULL, "audio", 0),
                               rooms[i]);
-        rd_kafka_poll(p, 3000); /* the outage lasts about 3 s */
+        rd_kafka_poll(p, env_ms(3000)); /* the outage lasts about 3 s */
         for (int b = 1; b <= 3; b++)
                 TEST_INTEQ(rd_kafka_mock_broker_set_up(env_cluster(env), b), 0);
         TEST_SAY("all brokers up");

@@ -9,6 +9,10 @@
  * --version exit 0 ("callsig 0.1.0"); an unknown option exits 2; the
  * environment overrides the file (CALLSIG_<KEY>), a bad value there names
  * the variable, and CALLSIG_LIVEKIT_API_SECRET alone satisfies the secret.
+ * --check-config refuses (exit 2, file:line:col or the variable) what the
+ * worker's start would: kafka.consumer.* / kafka.producer.* properties
+ * librdkafka rejects alone or in combination, and a malformed mongodb.uri,
+ * whose password is never shown.
  */
 #include "harness.h"
 
@@ -319,6 +323,106 @@ int main(void) {
                 (const char *[]){"CALLSIG_SIGNAL_MAX_TIMEOUT=abc", NULL});
         TEST_INTEQ(r.rc, 2);
         HAS(r.err, "CALLSIG_SIGNAL_MAX_TIMEOUT");
+        run_free(&r);
+
+        /* ---- what librdkafka and libmongoc refuse (the worker's start
+         * refuses it too): exit 2 from --check-config, with file:line:col
+         * of the value or the variable's name ---- */
+#define LK_LINES "livekit:\n  api_key: mykey\n  api_secret: \"" GOOD_SECRET "\"\n"
+        /* a value rd_kafka_conf_set() refuses */
+        const char *badval = write_conf("badval.yaml", LK_LINES
+                                        "kafka:\n"
+                                        "  consumer:\n"
+                                        "    fetch.wait.max.ms: abc\n");
+        r = run((const char *[]){"--config", badval, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        snprintf(want, sizeof(want), "%s:6:24: kafka.consumer.fetch.wait.max.ms: ",
+                 badval);
+        HAS(r.err, want);
+        LACKS(r.err, "configuration OK");
+        run_free(&r);
+        /* a property librdkafka does not know */
+        const char *noprop = write_conf("noprop.yaml", LK_LINES
+                                        "kafka.producer.no.such.property: 1\n");
+        r = run((const char *[]){"--config", noprop, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        snprintf(want, sizeof(want), "%s:4:34: kafka.producer.no.such.property: ",
+                 noprop);
+        HAS(r.err, want);
+        HAS(r.err, "No such configuration property");
+        run_free(&r);
+        /* a combination rd_kafka_new() refuses: acks=1 with callsig's
+         * idempotent producer */
+        const char *acks = write_conf("acks.yaml", LK_LINES
+                                      "kafka:\n"
+                                      "  brokers: \"127.0.0.1:1\"\n"
+                                      "  producer:\n"
+                                      "    linger.ms: 5\n"
+                                      "    acks: 1\n");
+        r = run((const char *[]){"--config", acks, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        snprintf(want, sizeof(want), "%s:8:11: kafka.producer.acks: ", acks);
+        HAS(r.err, want);
+        HAS(r.err, "enable.idempotence");
+        run_free(&r);
+        /* ... and one of the consumer */
+        const char *fetch = write_conf("fetch.yaml", LK_LINES
+                                       "kafka:\n"
+                                       "  consumer:\n"
+                                       "    fetch.max.bytes: 100\n");
+        r = run((const char *[]){"--config", fetch, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        snprintf(want, sizeof(want), "%s:6:22: kafka.consumer.fetch.max.bytes: ",
+                 fetch);
+        HAS(r.err, want);
+        run_free(&r);
+        /* a malformed mongodb.uri; its password is never shown */
+        const char *baduri = write_conf("baduri.yaml", LK_LINES
+                                        "mongodb:\n"
+                                        "  uri: \"mongodb://user:pa:ss-Secr3t@db:27017/\"\n");
+        r = run((const char *[]){"--config", baduri, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        snprintf(want, sizeof(want), "%s:5:8: mongodb.uri: ", baduri);
+        HAS(r.err, want);
+        LACKS(r.err, "pa:ss-Secr3t");
+        LACKS(r.err, "Secr3t");
+        run_free(&r);
+        const char *baduri2 = write_conf("baduri2.yaml", LK_LINES
+                                         "mongodb:\n"
+                                         "  uri: \"mongodb://db:27017/?serverSelectionTimeoutMS=abc\"\n");
+        r = run((const char *[]){"--config", baduri2, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        snprintf(want, sizeof(want), "%s:5:8: mongodb.uri: ", baduri2);
+        HAS(r.err, want);
+        run_free(&r);
+        /* ... from the environment: named by the variable */
+        r = run((const char *[]){"--config", good, "--check-config", NULL},
+                (const char *[]){"CALLSIG_MONGODB_URI=notmongo://db", NULL});
+        TEST_INTEQ(r.rc, 2);
+        HAS(r.err, "env CALLSIG_MONGODB_URI: mongodb.uri: ");
+        run_free(&r);
+        /* no false alarms: the pass-through properties the scenarios give
+         * every worker, a secret one, and a well-formed URI with a
+         * password pass, and nothing is connected to (nothing listens on
+         * 127.0.0.1:1 or db.invalid) */
+        const char *passes = write_conf("passes.yaml", LK_LINES
+                                        "kafka:\n"
+                                        "  brokers: \"127.0.0.1:1\"\n"
+                                        "  consumer:\n"
+                                        "    session.timeout.ms: 6000\n"
+                                        "    heartbeat.interval.ms: 500\n"
+                                        "    topic.metadata.refresh.interval.ms: 1000\n"
+                                        "    auto.commit.interval.ms: 200\n"
+                                        "    group.id: overridden\n"
+                                        "  producer:\n"
+                                        "    message.timeout.ms: 3000\n"
+                                        "    sasl.password: \"hunter2-Secr3t\"\n"
+                                        "mongodb:\n"
+                                        "  uri: \"mongodb://user:Secr3t@db.invalid:27017/?replicaSet=rs0\"\n");
+        r = run((const char *[]){"--config", passes, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 0);
+        HAS(r.err, "configuration OK");
+        LACKS(r.err, "Secr3t");
         run_free(&r);
 
         /* --help, --version, unknown option */

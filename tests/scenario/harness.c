@@ -135,6 +135,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
                 env->last_dr_err = rkm->err;
 }
 
+/* How long the test's own clients wait for one broker answer (scaled). */
+#define CLIENT_SOCKET_TIMEOUT_MS 3000
+
+static void set_conf(rd_kafka_conf_t *conf, const char *name,
+                     const char *value) {
+        char errstr[512];
+        TEST_ASSERT(rd_kafka_conf_set(conf, name, value, errstr,
+                                      sizeof(errstr)) == RD_KAFKA_CONF_OK,
+                    "%s=%s: %s", name, value, errstr);
+}
+
 static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
         char errstr[512];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -145,7 +156,12 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
         rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
         /* Recover quickly after the broker faults some scenarios inject. */
         rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "1000", NULL, 0);
+        rd_kafka_conf_set(conf, "reconnect.backoff.ms", "50", NULL, 0);
         rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", NULL, 0);
+        /* A connection attempt to a broker that is down fails fast. */
+        char timeout[32];
+        snprintf(timeout, sizeof(timeout), "%d", env_ms(CLIENT_SOCKET_TIMEOUT_MS));
+        set_conf(conf, "socket.connection.setup.timeout.ms", timeout);
         if (type == RD_KAFKA_PRODUCER) {
                 rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
                 rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
@@ -154,6 +170,16 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
                 rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "100", NULL, 0);
+                /* A Fetch in flight when the mock's brokers go down gets no
+                 * answer; librdkafka gives up on it only after
+                 * socket.timeout.ms (default 60 s) and does not fetch that
+                 * partition again before, so a message produced after the
+                 * outage arrived after the test's deadline (0013 failed
+                 * about every other suite run that way). A few seconds is
+                 * plenty for a broker in this process. The producer keeps
+                 * the default: a timed-out Produce is retried, and the
+                 * retry could duplicate a command. */
+                set_conf(conf, "socket.timeout.ms", timeout);
         }
         rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
         TEST_ASSERT(rk, "rd_kafka_new: %s", errstr);
@@ -475,7 +501,7 @@ void env_stop(env_t *env) {
         }
         rd_kafka_consumer_close(env->consumer);
         rd_kafka_destroy(env->consumer);
-        rd_kafka_flush(env->producer, 5000);
+        rd_kafka_flush(env->producer, env_ms(5000));
         rd_kafka_destroy(env->producer);
         rd_kafka_mock_cluster_destroy(env->mcluster);
         rd_kafka_destroy(env->mock_rk);
@@ -782,7 +808,8 @@ static void watch_topic(env_t *env, const char *topic) {
         int partitions = 0;
         int64_t deadline = now_ms() + env_ms(10000);
         while (now_ms() < deadline) {
-                if (rd_kafka_metadata(env->consumer, 0, rkt, &md, 2000) == 0) {
+                if (rd_kafka_metadata(env->consumer, 0, rkt, &md,
+                                      env_ms(2000)) == 0) {
                         if (md->topic_cnt == 1 && !md->topics[0].err)
                                 partitions = md->topics[0].partition_cnt;
                         rd_kafka_metadata_destroy(md);
@@ -917,7 +944,7 @@ seen_t *env_expect_dlq(env_t *env) {
 }
 
 void env_expect_quiet(env_t *env, const char *user, int ms) {
-        pump(env, ms);
+        pump(env, env_ms(ms));
         for (size_t i = 0; i < env->seen_cnt; i++) {
                 seen_t *s = &env->seen[i];
                 if (!s->taken && !strcmp(s->key, user))
@@ -929,7 +956,7 @@ void env_expect_quiet(env_t *env, const char *user, int ms) {
 
 int env_count(env_t *env, const char *user, const char *op, const char *kind,
               int ms) {
-        pump(env, ms);
+        pump(env, env_ms(ms));
         int n = 0;
         for (size_t i = 0; i < env->seen_cnt; i++) {
                 const seen_t *s = &env->seen[i];

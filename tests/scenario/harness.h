@@ -10,7 +10,11 @@
  *
  * Waiting is done by polling with deadlines (never fixed sleeps for
  * correctness); every deadline is multiplied by CALLSIG_TEST_TIMEOUT_MULTIPLIER
- * (default 1; the sanitizer build sets 3).
+ * (default 1; the sanitizer build sets 3). Every duration a harness function
+ * takes (timeout_ms, ms) is given unscaled and scaled inside; a wait a test
+ * makes on its own (a sleep, a client call's timeout) goes through env_ms().
+ * The harness's consumer times a broker request out after 3 s (scaled), not
+ * librdkafka's 60 s, so it resumes soon after the scenarios' broker outages.
  *
  * Environment variables read: CALLSIG_TEST_BIN (the binary, set by ctest),
  * CALLSIG_TEST_SOURCE_DIR (the repo, set by ctest), CALLSIG_TEST_MONGODB_URI,
@@ -60,7 +64,8 @@ const char *env_mongo_uri(env_t *env);
 const char *env_mongo_db(env_t *env);
 /** @returns the path of a test asset under the source tree (static buf). */
 const char *env_source_path(const char *rel);
-/** Deadline scaling. */
+/** @returns @p ms times CALLSIG_TEST_TIMEOUT_MULTIPLIER: every wall-clock
+ *  wait of a scenario goes through it. */
 int env_ms(int ms);
 
 /* ---- workers ---- */
@@ -152,10 +157,10 @@ seen_t *env_expect_reply(env_t *env, const char *user, const char *op);
 seen_t *env_expect_note(env_t *env, const char *user, const char *op);
 /** Waits for the next dead letter. */
 seen_t *env_expect_dlq(env_t *env);
-/** Polls for @p ms and asserts nothing new arrived for @p user. */
+/** Polls for @p ms (scaled) and asserts nothing new arrived for @p user. */
 void env_expect_quiet(env_t *env, const char *user, int ms);
 /** Number of messages seen so far for @p user with operation-id @p op
- *  (after polling @p ms). */
+ *  (after polling @p ms, scaled). */
 int env_count(env_t *env, const char *user, const char *op,
               const char *kind, int ms);
 

@@ -433,6 +433,274 @@ static void test_protobuf_c_utf8(void) {
         TEST_ASSERT(cs_codec_strings_valid(NULL), "NULL is valid");
 }
 
+/* Wraps SignalReq bytes @p sreq into a command op-1 from alice, decodes it
+ * (must be CS_OK) and returns it. */
+static cs_command_t *decode_with_req(const wbuf_t *sreq) {
+        cs_command_t *cmd = NULL;
+        char errstr[128] = "";
+        wbuf_t w;
+
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        w_msg(&w, 6, sreq);
+        TEST_INTEQ(cs_codec_decode_command(w.b, w.len, &cmd, errstr,
+                                           sizeof(errstr)),
+                   CS_OK);
+        TEST_ASSERT(cmd != NULL, "decoded: %s", errstr);
+        return cmd;
+}
+
+/* Expects the request of @p cmd (freed) to be refused with @p reason. */
+static void expect_request_invalid(cs_command_t *cmd, const char *reason) {
+        const char *why = NULL;
+
+        TEST_ASSERT(!cs_codec_request_valid(cmd, &why), "refused: %s",
+                    reason);
+        TEST_STREQ(why, reason);
+        /* whyp may be NULL */
+        TEST_ASSERT(!cs_codec_request_valid(cmd, NULL), "refused again");
+        cs_codec_command_free(cmd);
+}
+
+static void expect_request_valid(cs_command_t *cmd) {
+        const char *why = "untouched";
+
+        TEST_ASSERT(cs_codec_request_valid(cmd, &why), "valid request");
+        TEST_STREQ(why, "untouched");
+        cs_codec_command_free(cmd);
+}
+
+/*
+ * protobuf-c NUL-terminates unpacked strings, so an embedded NUL silently
+ * cuts a payload string short ("ab\0cd" arrives as "ab"): such a request is
+ * invalid (1001). Only the wire bytes show it, at any depth.
+ */
+static void test_request_nul(void) {
+        wbuf_t inv, act, sreq, pm, gm, ui, cr;
+        cs_command_t *cmd;
+
+        /* accept{invitation{roomID = "ab\0cd"}} */
+        inv.len = act.len = sreq.len = 0;
+        w_str(&inv, 1, "alice");
+        w_bytes(&inv, 5, "ab\0cd", 5);
+        w_int(&inv, 6, 30);
+        w_str(&act, 1, "bob");
+        w_msg(&act, 2, &inv);
+        w_int(&act, 5, 2);
+        w_msg(&sreq, 4, &act);
+        cmd = decode_with_req(&sreq);
+        /* what protobuf-c makes of it: pinned, so an upgrade that changes
+         * it is noticed */
+        TEST_INTEQ(cmd->req->payload_case, OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT);
+        TEST_STREQ(cmd->req->accept->invitation->roomid, "ab");
+        TEST_ASSERT(cs_codec_strings_valid(&cmd->req->base),
+                    "the unpacked strings look fine");
+        expect_request_invalid(cmd,
+                               "accept.invitation.roomID contains a NUL byte");
+
+        /* a leading NUL: protobuf-c would give "" */
+        inv.len = act.len = sreq.len = 0;
+        w_bytes(&inv, 5, "\0room", 5);
+        w_msg(&act, 2, &inv);
+        w_msg(&sreq, 6, &act); /* reject */
+        expect_request_invalid(decode_with_req(&sreq),
+                               "reject.invitation.roomID contains a NUL byte");
+
+        /* a lone NUL */
+        inv.len = act.len = sreq.len = 0;
+        w_bytes(&inv, 5, "\0", 1);
+        w_msg(&act, 2, &inv);
+        w_msg(&sreq, 5, &act); /* hungUp */
+        expect_request_invalid(decode_with_req(&sreq),
+                               "hungUp.invitation.roomID contains a NUL byte");
+
+        /* the second invitee of an inviteInGroup */
+        inv.len = act.len = sreq.len = 0;
+        w_str(&inv, 2, "bob");
+        w_bytes(&inv, 2, "car\0ol", 6);
+        w_str(&inv, 4, "grp-1");
+        w_str(&inv, 7, "video");
+        w_msg(&act, 2, &inv);
+        w_msg(&sreq, 2, &act);
+        expect_request_invalid(
+                decode_with_req(&sreq),
+                "inviteInGroup.invitation.inviteeUserIDList contains a NUL "
+                "byte");
+
+        /* groupID of a getRoomByGroupID */
+        act.len = sreq.len = 0;
+        w_str(&act, 1, "alice");
+        w_bytes(&act, 2, "grp\0-1", 6);
+        w_msg(&sreq, 7, &act);
+        expect_request_invalid(decode_with_req(&sreq),
+                               "getRoomByGroupID.groupID contains a NUL byte");
+
+        /* nested: invite.participant.groupMemberInfo.nickname */
+        inv.len = act.len = sreq.len = pm.len = gm.len = 0;
+        w_str(&inv, 2, "bob");
+        w_str(&inv, 5, "room-1");
+        w_str(&gm, 1, "grp-1");
+        w_bytes(&gm, 5, "Al\0ice", 6);
+        w_int(&gm, 3, 0);
+        w_msg(&pm, 2, &gm);
+        w_str(&act, 1, "alice");
+        w_msg(&act, 2, &inv);
+        w_msg(&act, 4, &pm);
+        w_msg(&sreq, 1, &act);
+        cmd = decode_with_req(&sreq);
+        TEST_STREQ(cmd->req->invite->participant->groupmemberinfo->nickname,
+                   "Al");
+        expect_request_invalid(
+                cmd,
+                "invite.participant.groupMemberInfo.nickname contains a NUL "
+                "byte");
+
+        /* a repeated sub-message: the second participant of case 8 */
+        cr.len = sreq.len = ui.len = pm.len = 0;
+        w_str(&ui, 1, "u1");
+        w_msg(&pm, 3, &ui);
+        w_msg(&cr, 2, &pm);
+        ui.len = pm.len = 0;
+        w_str(&ui, 1, "u2");
+        w_bytes(&ui, 5, "{\"a\":\0}", 7);
+        w_msg(&pm, 3, &ui);
+        w_msg(&cr, 2, &pm);
+        w_msg(&sreq, 8, &cr);
+        expect_request_invalid(
+                decode_with_req(&sreq),
+                "onRoomParticipantConnectedReq.participant.userInfo.ex "
+                "contains a NUL byte");
+
+        /* an occurrence protobuf-c overwrites (the last one wins) counts */
+        inv.len = act.len = sreq.len = 0;
+        w_bytes(&inv, 5, "a\0b", 3);
+        w_str(&inv, 5, "room-1");
+        w_msg(&act, 2, &inv);
+        w_msg(&sreq, 4, &act);
+        cmd = decode_with_req(&sreq);
+        TEST_STREQ(cmd->req->accept->invitation->roomid, "room-1");
+        expect_request_invalid(cmd,
+                               "accept.invitation.roomID contains a NUL byte");
+
+        /* ... as does a oneof member that a later one replaced */
+        inv.len = act.len = sreq.len = 0;
+        w_bytes(&act, 1, "x\0", 2);
+        w_msg(&sreq, 3, &act); /* cancel, then accept */
+        act.len = 0;
+        w_str(&act, 1, "bob");
+        w_msg(&sreq, 4, &act);
+        cmd = decode_with_req(&sreq);
+        TEST_INTEQ(cmd->req->payload_case, OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT);
+        expect_request_invalid(cmd, "cancel.opUserID contains a NUL byte");
+
+        /* invalid UTF-8 is named the same way */
+        inv.len = act.len = sreq.len = 0;
+        w_str(&inv, 5, "\xf0\x80");
+        w_msg(&act, 2, &inv);
+        w_msg(&sreq, 1, &act);
+        expect_request_invalid(decode_with_req(&sreq),
+                               "invite.invitation.roomID is not valid UTF-8");
+
+        /* the first problem is the one reported */
+        inv.len = act.len = sreq.len = 0;
+        w_bytes(&inv, 1, "in\0viter", 8);
+        w_bytes(&inv, 5, "ro\0om", 5);
+        w_msg(&act, 2, &inv);
+        w_msg(&sreq, 4, &act);
+        expect_request_invalid(
+                decode_with_req(&sreq),
+                "accept.invitation.inviterUserID contains a NUL byte");
+}
+
+/* No false positives: empty strings, zero numbers, unknown fields and
+ * packed numbers whose bytes are 0x00, empty sub-messages, non-ASCII. */
+static void test_request_valid(void) {
+        static const uint8_t packed[] = {0x00, 0x01, 0x00, 0x80, 0x01};
+        static const uint8_t zeros[8] = {0};
+        invite_fixture_t f;
+        wbuf_t inv, act, sreq, pm, gm, w;
+        cs_command_t *cmd = NULL;
+        uint8_t *buf;
+        size_t len;
+
+        /* an ordinary invite from protobuf-c */
+        invite_fixture_init(&f);
+        buf = pack_cmd(&f.cmd, &len);
+        TEST_INTEQ(cs_codec_decode_command(buf, len, &cmd, NULL, 0), CS_OK);
+        free(buf);
+        expect_request_valid(cmd);
+
+        inv.len = act.len = sreq.len = pm.len = gm.len = 0;
+        w_str(&inv, 1, "");          /* empty strings, explicitly sent */
+        w_str(&inv, 2, "");
+        w_str(&inv, 2, "b\xc3\xa9");
+        w_str(&inv, 5, "");
+        w_int(&inv, 6, 0);           /* varint 0: a 0x00 byte */
+        w_int(&inv, 8, 0);
+        w_bytes(&inv, 99, packed, sizeof(packed)); /* unknown, packed ints */
+        w_bytes(&inv, 98, "\0\0", 2);             /* unknown, NUL bytes */
+        w_varint(&inv, (uint64_t)97 << 3 | 1);    /* unknown fixed64 */
+        for (size_t i = 0; i < 8; i++)
+                w_byte(&inv, zeros[i]);
+        w_varint(&inv, (uint64_t)96 << 3 | 5);    /* unknown fixed32 */
+        for (size_t i = 0; i < 4; i++)
+                w_byte(&inv, zeros[i]);
+        w_msg(&pm, 1, &gm);                       /* empty sub-message */
+        w_str(&act, 1, "\xe4\xb8\xad\xf0\x9f\x98\x80");
+        w_msg(&act, 2, &inv);
+        w_msg(&act, 4, &pm);
+        w_int(&act, 5, 0);
+        w_bytes(&act, 50, "\0", 1);               /* unknown in accept */
+        w_msg(&sreq, 4, &act);
+        w_bytes(&sreq, 77, "\0x", 2);             /* unknown in SignalReq */
+        cmd = decode_with_req(&sreq);
+        TEST_STREQ(cmd->req->accept->invitation->roomid, "");
+        expect_request_valid(cmd);
+
+        /* an empty payload message is a payload (cancel{}) */
+        sreq.len = act.len = 0;
+        w_msg(&sreq, 3, &act);
+        expect_request_valid(decode_with_req(&sreq));
+
+        /* NULs outside the req payload are not its business: an unknown
+         * envelope field (connID and the ids are the envelope's) */
+        sreq.len = act.len = 0;
+        w_msg(&sreq, 3, &act);
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        w_bytes(&w, 40, "\0\0", 2);
+        w_msg(&w, 6, &sreq);
+        TEST_INTEQ(cs_codec_decode_command(w.b, w.len, &cmd, NULL, 0), CS_OK);
+        expect_request_valid(cmd);
+
+        /* no req, or a req without a payload: not a valid request */
+        w.len = 0;
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "alice");
+        TEST_INTEQ(cs_codec_decode_command(w.b, w.len, &cmd, NULL, 0), CS_OK);
+        expect_request_invalid(cmd, "request has no payload");
+        sreq.len = 0;
+        expect_request_invalid(decode_with_req(&sreq), "request has no payload");
+
+        /* a string made invalid after decoding is still caught */
+        invite_fixture_init(&f);
+        buf = pack_cmd(&f.cmd, &len);
+        TEST_INTEQ(cs_codec_decode_command(buf, len, &cmd, NULL, 0), CS_OK);
+        free(buf);
+        {
+                char *saved = cmd->req->invite->opuserid;
+                const char *why = NULL;
+
+                cmd->req->invite->opuserid = S("\xc3");
+                TEST_ASSERT(!cs_codec_request_valid(cmd, &why), "caught");
+                TEST_STREQ(why, "a string field is not valid UTF-8");
+                cmd->req->invite->opuserid = saved;
+        }
+        expect_request_valid(cmd);
+}
+
 /* xorshift64*: a fixed-seed generator, so failures reproduce. */
 static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
 
@@ -462,6 +730,7 @@ static int fuzz_one(const uint8_t *buf, size_t len) {
                                           "x", NULL, &out_len);
                 free(out);
                 (void)cs_codec_strings_valid(&cmd->base);
+                (void)cs_codec_request_valid(cmd, NULL);
                 cs_codec_command_free(cmd);
                 return 1;
         }
@@ -1187,6 +1456,8 @@ int main(void) {
         test_decode_no_payload();
         test_decode_undecodable();
         test_protobuf_c_utf8();
+        test_request_nul();
+        test_request_valid();
         test_fuzz();
         test_resp_case_for();
         test_reply_round_trip();

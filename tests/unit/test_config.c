@@ -816,6 +816,58 @@ static void test_passthrough(void) {
         }
 }
 
+/* cs_config_origin(): where each key got its value, for the messages of
+ * checks made after loading (clientconf.c). */
+static void test_origin(void) {
+        cs_config_t *conf = cs_config_new();
+        char errstr[512] = "", want[128];
+        const char *path, *path2;
+        char *const envp[] = {"CALLSIG_MONGODB_URI=mongodb://e:1/",
+                              "CALLSIG_SIGNAL_MAX_TIMEOUT=bad", NULL};
+        char *const envp_ok[] = {"CALLSIG_MONGODB_URI=mongodb://e:1/", NULL};
+
+        TEST_ASSERT(cs_config_origin(conf, "mongodb.uri") == NULL,
+                    "a default has no origin");
+        path = tmp_yaml("mongodb:\n"
+                        "  uri: \"mongodb://f:1/\"\n"
+                        "kafka:\n"
+                        "  consumer:\n"
+                        "    fetch.wait.max.ms: 100\n"
+                        "kafka.producer.linger.ms: 5\n");
+        TEST_INTEQ(cs_config_load_file(conf, path, errstr, sizeof(errstr)), 0);
+        snprintf(want, sizeof(want), "%s:2:8", path);
+        TEST_STREQ(cs_config_origin(conf, "mongodb.uri"), want);
+        snprintf(want, sizeof(want), "%s:5:24", path);
+        TEST_STREQ(cs_config_origin(conf, "kafka.consumer.fetch.wait.max.ms"),
+                   want);
+        snprintf(want, sizeof(want), "%s:6:27", path);
+        TEST_STREQ(cs_config_origin(conf, "kafka.producer.linger.ms"), want);
+        TEST_ASSERT(cs_config_origin(conf, "kafka.brokers") == NULL,
+                    "not in the file");
+
+        /* A later file moves the origin; a failed load leaves it. */
+        path2 = tmp_yaml("\n\nkafka.consumer.fetch.wait.max.ms: 200\n");
+        TEST_INTEQ(cs_config_load_file(conf, path2, errstr, sizeof(errstr)), 0);
+        snprintf(want, sizeof(want), "%s:3:35", path2);
+        TEST_STREQ(cs_config_origin(conf, "kafka.consumer.fetch.wait.max.ms"),
+                   want);
+        path2 = tmp_yaml("mongodb.uri: \"mongodb://g:1/\"\nbogus: 1\n");
+        TEST_INTEQ(cs_config_load_file(conf, path2, errstr, sizeof(errstr)),
+                   -1);
+        snprintf(want, sizeof(want), "%s:2:8", path);
+        TEST_STREQ(cs_config_origin(conf, "mongodb.uri"), want);
+
+        /* The environment: the variable's name, only when all applied. */
+        TEST_INTEQ(cs_config_apply_env(conf, envp, errstr, sizeof(errstr)),
+                   -1);
+        TEST_STREQ(cs_config_origin(conf, "mongodb.uri"), want);
+        TEST_INTEQ(cs_config_apply_env(conf, envp_ok, errstr, sizeof(errstr)),
+                   0);
+        TEST_STREQ(cs_config_origin(conf, "mongodb.uri"),
+                   "env CALLSIG_MONGODB_URI");
+        cs_config_destroy(conf);
+}
+
 static void test_dump(void) {
         cs_config_t *conf, *again;
         char errstr[512] = "";
@@ -1077,6 +1129,7 @@ int main(void) {
         test_env();
         test_validate();
         test_passthrough();
+        test_origin();
         test_dump();
         test_reference();
         test_help();
