@@ -392,21 +392,42 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd, int64_t now,
 void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                         const char *reason, cs_outbox_t *out) {
         char errstr[256];
-        cs_call_t *call = NULL;
         cs_outbox_clear(out);
-        /* If the change was written before the failure, its notifications
-         * are owed: the record says so. */
-        req_fields_t f = cmd->req ? hd_req_fields(cmd->req) : (req_fields_t){0};
+        if (!cmd->req || cmd->req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET) {
+                hd_add_error_reply(h, out, cmd, CS_ERR_SERVER, reason);
+                return;
+        }
+        /* An outcome that was stored stands: a command whose earlier
+         * attempt was applied (or refused) is answered as it was, with its
+         * notifications, never with a second, different reply. */
+        bool found = false;
+        cs_op_record_t rec;
+        if (cs_store_get_op(h->store, cmd->sendid, cmd->operationid, &found,
+                            &rec, errstr, sizeof(errstr)) == CS_OK && found) {
+                cs_err_t err = answer_from_ledger(h, cmd, &rec, now, out,
+                                                  errstr, sizeof(errstr));
+                cs_op_record_clear(&rec);
+                if (err == CS_OK)
+                        return;
+                cs_outbox_clear(out);
+        }
+        /* The call record may show it applied (the ledger entry is
+         * written after the call). */
+        cs_call_t *call = NULL;
+        req_fields_t f = hd_req_fields(cmd->req);
         const invitation_t *inv = f.invitation ? *f.invitation : NULL;
-        if (inv && inv->roomid[0] && hd_valid_id(inv->roomid) &&
+        if (inv && hd_valid_id(inv->roomid) &&
             cs_store_load_call(h->store, inv->roomid, &call, errstr,
                                sizeof(errstr)) == CS_OK && call) {
                 const cs_event_t *ev = cs_call_find_op(call, cmd->sendid,
                                                        cmd->operationid);
-                if (ev)
-                        hd_emit_event(h, call, ev, out);
+                if (ev && hd_replay(h, cmd, call, ev, ev->code, now, out, errstr,
+                                    sizeof(errstr)) == CS_OK) {
+                        cs_call_destroy(call);
+                        return;
+                }
+                cs_outbox_clear(out);
         }
-        (void)now;
         cs_call_destroy(call);
         hd_add_error_reply(h, out, cmd, CS_ERR_SERVER, reason);
 }

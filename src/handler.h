@@ -52,12 +52,14 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd,
                             size_t errstr_size) CS_WUR;
 
 /**
- * The command could not be applied (its attempts ran out, or it failed in a
- * way retrying cannot fix): fills @p out with the 1009 reply carrying
- * @p reason, preceded by the notifications of the sender's event when the
- * call record shows it was applied after all (state already written is
- * never left without its notifications). Never fails: when the store cannot
- * be read, @p out holds the reply alone.
+ * The command's attempts ran out, or it failed in a way retrying cannot
+ * fix: fills @p out with its one answer. When the ledger or the call
+ * record shows an earlier attempt was applied or refused, that outcome
+ * stands: the answer is the stored reply with its notifications (state
+ * already written is never left without them, and the sender never gets
+ * two different replies). Otherwise it is the 1009 reply carrying
+ * @p reason. Never fails: when the store cannot be read, @p out holds the
+ * 1009 reply alone.
  */
 void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                         const char *reason, cs_outbox_t *out);

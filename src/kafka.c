@@ -21,11 +21,29 @@
  * above the producer's message.timeout.ms so that normally every message
  * gets its own report first. */
 #define DELIVERY_WAIT_MARGIN_MS 5000
+/* While a delivery wait goes on, the consumer is polled at least this
+ * often (far below any sensible max.poll.interval.ms). */
+#define KEEPALIVE_MS 1000
+/* A rewind whose seek failed is sought again after this long. */
+#define SEEK_RETRY_MS 500
+#define SEEK_TIMEOUT_MS 5000
+/* Room left in a cut dead letter for librdkafka's per-message framing. */
+#define DEAD_LETTER_SLACK 1024
 
+/* A partition paused by callsig for a retry backoff. */
 typedef struct paused_s {
         int32_t partition;
+        int64_t offset;    /* the rewind target */
+        bool seek_pending; /* the seek to offset did not take yet */
         int64_t resume_at; /* monotonic ms */
 } paused_t;
+
+/* Failed attempts at the command at @p offset of @p partition. */
+typedef struct failures_s {
+        int32_t partition;
+        int64_t offset;
+        int cnt;
+} failures_t;
 
 struct cs_kafka_s {
         rd_kafka_t *consumer;
@@ -34,7 +52,12 @@ struct cs_kafka_s {
         cs_watermark_t *wm;
         paused_t *paused;
         size_t paused_cnt;
+        failures_t *failures;    /* at most one per partition */
+        size_t failures_cnt;
+        int hold;                /* cs_kafka_hold() depth */
+        int64_t last_poll;       /* last consumer poll, monotonic ms */
         int delivery_timeout_ms; /* producer message.timeout.ms */
+        int max_msg_bytes;       /* producer message.max.bytes */
         bool fatal;
 };
 
@@ -45,6 +68,12 @@ typedef struct delivery_s {
         size_t permanent;  /* failures that trying again cannot fix */
         rd_kafka_resp_err_t last_err;
 } delivery_t;
+
+/* One message of a cs_kafka_deliver() call (the delivery report's opaque). */
+typedef struct slot_s {
+        delivery_t *d;
+        bool acked;
+} slot_t;
 
 /* Broker answers that the same message will get again however often it is
  * produced (librdkafka already waited out topic creation and metadata
@@ -102,9 +131,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                       void *opaque) {
         (void)rk;
         (void)opaque;
-        delivery_t *d = rkm->_private;
-        if (!d)
+        slot_t *slot = rkm->_private;
+        if (!slot)
                 return;
+        delivery_t *d = slot->d;
+        if (!rkm->err)
+                slot->acked = true;
         if (rkm->err) {
                 d->failed++;
                 if (is_permanent_delivery_error(rkm->err))
@@ -116,11 +148,20 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         d->pending--;
 }
 
+static void forget_failures(cs_kafka_t *k, int32_t partition) {
+        for (size_t j = 0; j < k->failures_cnt; j++) {
+                if (k->failures[j].partition == partition) {
+                        k->failures[j--] = k->failures[--k->failures_cnt];
+                }
+        }
+}
+
 static void forget_partitions(cs_kafka_t *k,
                               const rd_kafka_topic_partition_list_t *parts) {
         for (int i = 0; i < parts->cnt; i++) {
                 int32_t partition = parts->elems[i].partition;
                 cs_watermark_forget(k->wm, partition);
+                forget_failures(k, partition);
                 for (size_t j = 0; j < k->paused_cnt; j++) {
                         if (k->paused[j].partition == partition) {
                                 k->paused[j] = k->paused[--k->paused_cnt];
@@ -138,13 +179,25 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                cs_log(CS_LOG_INFO, "KAFKA", "assigned %d partition(s) of %s",
-                       parts->cnt, k->topic);
+                cs_log(CS_LOG_INFO, "KAFKA", "assigned %d partition(s) of %s%s",
+                       parts->cnt, k->topic, k->hold ? " (held)" : "");
                 forget_partitions(k, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
+                /* librdkafka keeps a partition's pause flag across an
+                 * unassign: a partition paused for a backoff that this
+                 * rebalance interrupted (its entry is forgotten) would
+                 * stay paused for good if it came back to us. Every newly
+                 * assigned partition starts from its committed offset, so
+                 * it is resumed now, or paused while the worker holds. */
+                if (!error && !aerr) {
+                        if (k->hold)
+                                rd_kafka_pause_partitions(rk, parts);
+                        else
+                                rd_kafka_resume_partitions(rk, parts);
+                }
         } else {
                 cs_log(CS_LOG_INFO, "KAFKA", "revoked %d partition(s) of %s",
                        parts->cnt, k->topic);
@@ -230,6 +283,11 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
         if (rd_kafka_conf_get(rconf, "message.timeout.ms", why, &tsize) ==
             RD_KAFKA_CONF_OK)
                 k->delivery_timeout_ms = (int)strtol(why, NULL, 10);
+        tsize = sizeof(why);
+        k->max_msg_bytes = 1000000;
+        if (rd_kafka_conf_get(rconf, "message.max.bytes", why, &tsize) ==
+            RD_KAFKA_CONF_OK)
+                k->max_msg_bytes = (int)strtol(why, NULL, 10);
         k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, rconf, why, sizeof(why));
         if (!k->producer) {
                 snprintf(errstr, errstr_size, "producer: %s", why);
@@ -278,21 +336,104 @@ void cs_kafka_destroy(cs_kafka_t *k) {
                 rd_kafka_destroy(k->producer);
         cs_watermark_destroy(k->wm);
         free(k->paused);
+        free(k->failures);
         free(k->topic);
         free(k);
 }
 
 /* ---- consuming ---- */
 
+static rd_kafka_topic_partition_list_t *one_partition(const cs_kafka_t *k,
+                                                      int32_t partition) {
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, k->topic, partition);
+        return parts;
+}
+
+/* Seeks @p partition to @p offset. @returns false if the seek did not take:
+ * the call failed as a whole, or the partition's own element carries an
+ * error (rd_kafka_seek_partitions() reports per partition there). */
+static bool seek_to(cs_kafka_t *k, int32_t partition, int64_t offset) {
+        rd_kafka_topic_partition_list_t *parts = one_partition(k, partition);
+        parts->elems[0].offset = offset;
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts,
+                                                           SEEK_TIMEOUT_MS);
+        bool ok = true;
+        if (error) {
+                cs_log(CS_LOG_WARN, "KAFKA", "rewind [%d] to %lld: %s",
+                       (int)partition, (long long)offset,
+                       rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                ok = false;
+        } else if (parts->elems[0].err) {
+                cs_log(CS_LOG_WARN, "KAFKA", "rewind [%d] to %lld: %s",
+                       (int)partition, (long long)offset,
+                       rd_kafka_err2str(parts->elems[0].err));
+                ok = false;
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        return ok;
+}
+
+/*
+ * Pauses @p partition, seeks it back to @p offset and records that it is
+ * resumed at @p resume_at. A seek that does not take is NOT ignored:
+ * resuming would fetch from after the command that must come again and so
+ * skip it (its offset would even be committed with a later one). The
+ * partition stays paused and the seek is tried again, every SEEK_RETRY_MS,
+ * before it is resumed; a partition that is revoked meanwhile is simply
+ * forgotten (its next owner starts from the committed offset, which is
+ * never past an unfinished command).
+ */
+static void rewind_partition(cs_kafka_t *k, int32_t partition, int64_t offset,
+                             int64_t resume_at) {
+        rd_kafka_topic_partition_list_t *parts = one_partition(k, partition);
+        rd_kafka_pause_partitions(k->consumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        paused_t *p = NULL;
+        for (size_t i = 0; i < k->paused_cnt; i++)
+                if (k->paused[i].partition == partition)
+                        p = &k->paused[i];
+        if (p) {
+                /* Already paused (a message fetched before the pause took
+                 * effect): the earliest target and the latest resume. */
+                if (offset < p->offset)
+                        p->offset = offset;
+                p->seek_pending = true;
+                if (resume_at > p->resume_at)
+                        p->resume_at = resume_at;
+        } else {
+                k->paused = cs_xrealloc(k->paused, (k->paused_cnt + 1) * sizeof(*k->paused));
+                p = &k->paused[k->paused_cnt++];
+                p->partition = partition;
+                p->offset = offset;
+                p->seek_pending = true;
+                p->resume_at = resume_at;
+        }
+        if (p->seek_pending && seek_to(k, partition, p->offset))
+                p->seek_pending = false;
+        if (p->seek_pending)
+                cs_log(CS_LOG_WARN, "KAFKA",
+                       "[%d] stays paused until its rewind to %lld takes",
+                       (int)partition, (long long)p->offset);
+}
+
 static void resume_due(cs_kafka_t *k) {
         int64_t now = mono_ms();
         for (size_t i = 0; i < k->paused_cnt; i++) {
-                if (k->paused[i].resume_at > now)
+                paused_t *p = &k->paused[i];
+                if (p->resume_at > now)
                         continue;
-                rd_kafka_topic_partition_list_t *parts =
-                        rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(parts, k->topic,
-                                                  k->paused[i].partition);
+                if (p->seek_pending) {
+                        if (!seek_to(k, p->partition, p->offset)) {
+                                p->resume_at = now + SEEK_RETRY_MS;
+                                continue;
+                        }
+                        p->seek_pending = false;
+                        cs_log(CS_LOG_INFO, "KAFKA", "[%d] rewound to %lld",
+                               (int)p->partition, (long long)p->offset);
+                }
+                rd_kafka_topic_partition_list_t *parts = one_partition(k, p->partition);
                 rd_kafka_resume_partitions(k->consumer, parts);
                 rd_kafka_topic_partition_list_destroy(parts);
                 k->paused[i--] = k->paused[--k->paused_cnt];
@@ -300,14 +441,24 @@ static void resume_due(cs_kafka_t *k) {
 }
 
 rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms) {
-        resume_due(k);
+        if (!k->hold)
+                resume_due(k);
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(k->consumer, timeout_ms);
+        k->last_poll = mono_ms();
         if (!rkm)
                 return NULL;
         if (rkm->err) {
                 if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         cs_log(CS_LOG_WARN, "KAFKA", "consumer: %s",
                                rd_kafka_message_errstr(rkm));
+                rd_kafka_message_destroy(rkm);
+                return NULL;
+        }
+        if (k->hold) {
+                /* Fetched before the pause took effect: it comes again. */
+                cs_log(CS_LOG_DEBUG, "KAFKA", "held: [%d]@%lld comes again later",
+                       (int)rkm->partition, (long long)rkm->offset);
+                rewind_partition(k, rkm->partition, rkm->offset, mono_ms());
                 rd_kafka_message_destroy(rkm);
                 return NULL;
         }
@@ -319,6 +470,7 @@ void cs_kafka_begin(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
 }
 
 void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
+        forget_failures(k, rkm->partition);
         int64_t next = cs_watermark_done(k->wm, rkm->partition, rkm->offset);
         if (next < 0)
                 return;
@@ -333,48 +485,148 @@ void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
         rd_kafka_topic_partition_list_destroy(parts);
 }
 
+int cs_kafka_count_failure(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
+        for (size_t i = 0; i < k->failures_cnt; i++) {
+                failures_t *f = &k->failures[i];
+                if (f->partition != rkm->partition)
+                        continue;
+                if (f->offset != rkm->offset) {
+                        /* Another command of the partition is retried now
+                         * (the earlier one was finished by someone else). */
+                        f->offset = rkm->offset;
+                        f->cnt = 0;
+                }
+                return ++f->cnt;
+        }
+        k->failures = cs_xrealloc(k->failures, (k->failures_cnt + 1) * sizeof(*k->failures));
+        failures_t *f = &k->failures[k->failures_cnt++];
+        f->partition = rkm->partition;
+        f->offset = rkm->offset;
+        f->cnt = 1;
+        return 1;
+}
+
 void cs_kafka_retry_later(cs_kafka_t *k, const rd_kafka_message_t *rkm,
                           int backoff_ms) {
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(parts, k->topic, rkm->partition)->offset =
-                rkm->offset;
-        rd_kafka_pause_partitions(k->consumer, parts);
-        rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts, 5000);
-        if (error) {
-                cs_log(CS_LOG_WARN, "KAFKA", "rewind [%d] to %lld: %s",
-                       (int)rkm->partition, (long long)rkm->offset,
-                       rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        }
-        rd_kafka_topic_partition_list_destroy(parts);
+        rewind_partition(k, rkm->partition, rkm->offset, mono_ms() + backoff_ms);
         /* Everything after the rewound command comes again too. */
         cs_watermark_forget(k->wm, rkm->partition);
-        paused_t *paused = cs_xrealloc(k->paused, (k->paused_cnt + 1) * sizeof(*paused));
-        k->paused = paused;
-        paused[k->paused_cnt].partition = rkm->partition;
-        paused[k->paused_cnt].resume_at = mono_ms() + backoff_ms;
-        k->paused_cnt++;
+}
+
+void cs_kafka_hold(cs_kafka_t *k) {
+        if (k->hold++)
+                return;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(k->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (parts->cnt)
+                        rd_kafka_pause_partitions(k->consumer, parts);
+                rd_kafka_topic_partition_list_destroy(parts);
+        }
+        cs_log(CS_LOG_DEBUG, "KAFKA", "holding every partition");
+}
+
+void cs_kafka_release(cs_kafka_t *k) {
+        if (k->hold == 0 || --k->hold)
+                return;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return;
+        /* Partitions waiting for a retry backoff stay paused: resume_due()
+         * resumes them when it is over. */
+        rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) {
+                bool backoff = false;
+                for (size_t j = 0; j < k->paused_cnt; j++)
+                        if (k->paused[j].partition == parts->elems[i].partition)
+                                backoff = true;
+                if (!backoff)
+                        rd_kafka_topic_partition_list_add(resume, parts->elems[i].topic,
+                                                          parts->elems[i].partition);
+        }
+        if (resume->cnt)
+                rd_kafka_resume_partitions(k->consumer, resume);
+        rd_kafka_topic_partition_list_destroy(resume);
+        rd_kafka_topic_partition_list_destroy(parts);
+        cs_log(CS_LOG_DEBUG, "KAFKA", "taking commands again");
+}
+
+void cs_kafka_idle(cs_kafka_t *k, int timeout_ms) {
+        rd_kafka_message_t *rkm = cs_kafka_consume(k, timeout_ms);
+        if (rkm) {
+                /* Not held (a caller error): take nothing anyway. */
+                rewind_partition(k, rkm->partition, rkm->offset, mono_ms());
+                rd_kafka_message_destroy(rkm);
+        }
+}
+
+int64_t cs_kafka_delivery_max_ms(const cs_kafka_t *k) {
+        return (int64_t)k->delivery_timeout_ms + DELIVERY_WAIT_MARGIN_MS;
 }
 
 /* ---- producing ---- */
 
-static rd_kafka_resp_err_t produce_one(cs_kafka_t *k, const cs_out_msg_t *m,
-                                       delivery_t *d) {
+/* Headers of @p m, in the order they are produced. */
+typedef struct headers_s {
+        char part[16], off[24], trunc[24];
+} headers_t;
+
+static rd_kafka_headers_t *make_headers(const cs_out_msg_t *m, headers_t *buf) {
         static const char *const kinds[] = {"reply", "notification", "dead_letter"};
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(6);
-        char part[16], off[24];
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(7);
         if (m->operation_id)
                 rd_kafka_header_add(hdrs, "operation-id", -1, m->operation_id, -1);
         rd_kafka_header_add(hdrs, "kind", -1, kinds[m->kind], -1);
         if (m->kind == CS_OUT_DEAD_LETTER) {
-                snprintf(part, sizeof(part), "%d", (int)m->source_partition);
-                snprintf(off, sizeof(off), "%lld", (long long)m->source_offset);
+                snprintf(buf->part, sizeof(buf->part), "%d", (int)m->source_partition);
+                snprintf(buf->off, sizeof(buf->off), "%lld", (long long)m->source_offset);
                 rd_kafka_header_add(hdrs, "error", -1, m->error ? m->error : "", -1);
                 rd_kafka_header_add(hdrs, "source-topic", -1,
                                     m->source_topic ? m->source_topic : "", -1);
-                rd_kafka_header_add(hdrs, "source-partition", -1, part, -1);
-                rd_kafka_header_add(hdrs, "source-offset", -1, off, -1);
+                rd_kafka_header_add(hdrs, "source-partition", -1, buf->part, -1);
+                rd_kafka_header_add(hdrs, "source-offset", -1, buf->off, -1);
+                if (m->truncated_from) {
+                        snprintf(buf->trunc, sizeof(buf->trunc), "%zu", m->truncated_from);
+                        rd_kafka_header_add(hdrs, "truncated", -1, buf->trunc, -1);
+                }
         }
+        return hdrs;
+}
+
+/* Bytes the headers of @p m take on the wire, generously (each header: two
+ * varint lengths of at most 5 bytes, its name and its value). */
+static size_t headers_size(const cs_out_msg_t *m) {
+        headers_t buf;
+        rd_kafka_headers_t *hdrs = make_headers(m, &buf);
+        size_t size = 0;
+        const char *name;
+        const void *value;
+        size_t value_size;
+        for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &value, &value_size); i++)
+                size += 10 + strlen(name) + value_size;
+        rd_kafka_headers_destroy(hdrs);
+        /* room for the truncated header added by the cut */
+        return size + 10 + strlen("truncated") + 20;
+}
+
+bool cs_kafka_fit_dead_letter(const cs_kafka_t *k, cs_out_msg_t *m) {
+        if (m->kind != CS_OUT_DEAD_LETTER || m->truncated_from || m->len == 0)
+                return false;
+        size_t overhead = m->key_len + headers_size(m) + DEAD_LETTER_SLACK;
+        size_t budget = (size_t)k->max_msg_bytes > overhead
+                                ? (size_t)k->max_msg_bytes - overhead
+                                : 0;
+        /* Already within the producer's limit: a broker with a lower one
+         * refused it; half is a guess that fits most such limits. */
+        size_t len = m->len <= budget ? m->len / 2 : budget;
+        m->truncated_from = m->len;
+        m->len = len; /* the buffer stays as it is, only less is produced */
+        return true;
+}
+
+static rd_kafka_resp_err_t produce_one(cs_kafka_t *k, const cs_out_msg_t *m,
+                                       slot_t *slot) {
+        headers_t buf;
+        rd_kafka_headers_t *hdrs = make_headers(m, &buf);
         rd_kafka_resp_err_t err;
         for (;;) {
                 err = rd_kafka_producev(
@@ -382,7 +634,7 @@ static rd_kafka_resp_err_t produce_one(cs_kafka_t *k, const cs_out_msg_t *m,
                         RD_KAFKA_V_KEY(m->key, m->key_len),
                         RD_KAFKA_V_VALUE(m->value, m->len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(d),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot),
                         RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
@@ -393,11 +645,30 @@ static rd_kafka_resp_err_t produce_one(cs_kafka_t *k, const cs_out_msg_t *m,
         return err;
 }
 
-cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out, char *errstr,
+/* Polls the consumer once when it was last polled KEEPALIVE_MS ago, so a
+ * long delivery wait never exceeds max.poll.interval.ms (which would make
+ * the consumer leave its group). Holds every partition first: nothing is
+ * taken while the worker is busy. @returns true if it took a hold that the
+ * caller must release. */
+static bool keepalive(cs_kafka_t *k, bool held) {
+        if (mono_ms() - k->last_poll < KEEPALIVE_MS)
+                return held;
+        if (!held)
+                cs_kafka_hold(k);
+        cs_kafka_idle(k, 0);
+        return true;
+}
+
+cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                           size_t errstr_size) {
         delivery_t d = {0};
-        for (size_t i = 0; i < out->cnt; i++) {
-                rd_kafka_resp_err_t err = produce_one(k, &out->msgs[i], &d);
+        size_t cnt = out->cnt;
+        slot_t *slots = cs_xcalloc(cnt ? cnt : 1, sizeof(*slots));
+        bool *keep = cs_xcalloc(cnt ? cnt : 1, sizeof(*keep));
+        bool held = false;
+        for (size_t i = 0; i < cnt; i++) {
+                slots[i].d = &d;
+                rd_kafka_resp_err_t err = produce_one(k, &out->msgs[i], &slots[i]);
                 if (err) {
                         cs_log(CS_LOG_WARN, "KAFKA", "produce to %s: %s",
                                out->msgs[i].topic, rd_kafka_err2str(err));
@@ -411,9 +682,11 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out, char *errstr,
                         d.pending++;
                 }
         }
-        int64_t give_up = mono_ms() + k->delivery_timeout_ms + DELIVERY_WAIT_MARGIN_MS;
-        while (d.pending > 0 && mono_ms() < give_up)
+        int64_t give_up = mono_ms() + cs_kafka_delivery_max_ms(k);
+        while (d.pending > 0 && mono_ms() < give_up) {
                 rd_kafka_poll(k->producer, 20);
+                held = keepalive(k, held);
+        }
         if (d.pending > 0) {
                 /* Not seen in practice: librdkafka reports every message
                  * within message.timeout.ms. Purge so the stack-held counter
@@ -423,17 +696,24 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, const cs_outbox_t *out, char *errstr,
                         rd_kafka_poll(k->producer, 20);
                 d.failed++;
         }
+        if (held)
+                cs_kafka_release(k);
+        for (size_t i = 0; i < cnt; i++)
+                keep[i] = !slots[i].acked;
+        cs_outbox_keep(out, keep);
+        free(keep);
+        free(slots);
         if (k->fatal)
                 return CS_ERR_FATAL;
         if (d.failed && d.failed == d.permanent) {
                 snprintf(errstr, errstr_size,
                          "%zu of %zu output message(s) refused by the broker: %s",
-                         d.failed, out->cnt, rd_kafka_err2str(d.last_err));
+                         d.failed, cnt, rd_kafka_err2str(d.last_err));
                 return CS_ERR_UNDECODABLE;
         }
         if (d.failed)
                 snprintf(errstr, errstr_size, "%zu of %zu output message(s) not delivered: %s",
-                         d.failed, out->cnt, rd_kafka_err2str(d.last_err));
+                         d.failed, cnt, rd_kafka_err2str(d.last_err));
         return d.failed ? CS_ERR_TRANSIENT : CS_OK;
 }
 

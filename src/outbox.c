@@ -25,16 +25,33 @@ cs_out_msg_t *cs_outbox_add(cs_outbox_t *out, cs_out_kind_t kind,
         return m;
 }
 
-void cs_outbox_clear(cs_outbox_t *out) {
+static void msg_free(cs_out_msg_t *m) {
+        free(m->topic);
+        free(m->key);
+        free(m->value);
+        free(m->operation_id);
+        free(m->error);
+        free(m->source_topic);
+}
+
+void cs_outbox_keep(cs_outbox_t *out, const bool *keep) {
+        size_t n = 0;
         for (size_t i = 0; i < out->cnt; i++) {
-                cs_out_msg_t *m = &out->msgs[i];
-                free(m->topic);
-                free(m->key);
-                free(m->value);
-                free(m->operation_id);
-                free(m->error);
-                free(m->source_topic);
+                if (keep[i])
+                        out->msgs[n++] = out->msgs[i];
+                else
+                        msg_free(&out->msgs[i]);
         }
+        out->cnt = n;
+        if (n == 0) {
+                free(out->msgs);
+                out->msgs = NULL;
+        }
+}
+
+void cs_outbox_clear(cs_outbox_t *out) {
+        for (size_t i = 0; i < out->cnt; i++)
+                msg_free(&out->msgs[i]);
         free(out->msgs);
         out->msgs = NULL;
         out->cnt = 0;

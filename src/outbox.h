@@ -10,6 +10,7 @@
 #ifndef CALLSIG_OUTBOX_H
 #define CALLSIG_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ typedef struct cs_out_msg_s {
         char *source_topic;  /* dead letters: source-topic */
         int32_t source_partition;
         int64_t source_offset;
+        size_t truncated_from; /* dead letters: the value was cut from this
+                                  many bytes (header truncated); 0: whole */
 } cs_out_msg_t;
 
 typedef struct cs_outbox_s {
@@ -44,6 +47,10 @@ cs_out_msg_t *cs_outbox_add(cs_outbox_t *out, cs_out_kind_t kind,
                             const char *topic, const char *key,
                             uint8_t *value, size_t len,
                             const char *operation_id);
+
+/** Keeps the messages i with @p keep[i] true (in order) and frees the
+ *  others. */
+void cs_outbox_keep(cs_outbox_t *out, const bool *keep);
 
 /** Frees every message and empties @p out. */
 void cs_outbox_clear(cs_outbox_t *out);

@@ -16,8 +16,11 @@
 #include "store.h"
 
 #define FIRST_BACKOFF_MS 100
-/* A timer outbox slot older than this is emitted again by any worker. */
-#define TIMER_REDELIVER_MS 30000
+/* A timer outbox slot is emitted again by any worker once it is older than
+ * the longest one delivery may take (cs_kafka_delivery_max_ms(): the
+ * producer's message.timeout.ms plus the wait margin) plus this much, so
+ * that no worker re-emits while the first delivery may still be in flight. */
+#define TIMER_REDELIVER_MARGIN_MS 10000
 
 typedef struct worker_s {
         const cs_config_t *conf;
@@ -26,6 +29,7 @@ typedef struct worker_s {
         cs_store_t *store;
         cs_handler_t *handler;
         int backoff_ms; /* current retry backoff, doubles up to the cap */
+        int64_t timer_redeliver_ms; /* see TIMER_REDELIVER_MARGIN_MS */
 } worker_t;
 
 static int64_t wall_ms(void) {
@@ -49,13 +53,23 @@ static int next_backoff(worker_t *w) {
         return cur;
 }
 
-/* Sleeps up to @p ms, waking early when asked to stop. */
-static void nap(worker_t *w, int ms) {
+/* Sleeps up to @p ms, waking early when asked to stop (no consumer yet). */
+static void nap_plain(worker_t *w, int ms) {
         int64_t until = mono_ms() + ms;
         while (!*w->stop && mono_ms() < until) {
                 struct timespec ts = {0, 20 * 1000000L};
                 nanosleep(&ts, NULL);
         }
+}
+
+/* Waits up to @p ms between delivery attempts, waking early when asked to
+ * stop. The caller holds every partition (cs_kafka_hold()): the consumer
+ * is polled all along, so a long outage never exceeds max.poll.interval.ms
+ * and the worker stays in its group, but no command is taken. */
+static void nap(worker_t *w, int ms) {
+        int64_t until = mono_ms() + ms;
+        for (int64_t now = mono_ms(); !*w->stop && now < until; now = mono_ms())
+                cs_kafka_idle(w->kafka, until - now < 100 ? (int)(until - now) : 100);
 }
 
 /* The dead letter of @p rkm: its bytes and key unchanged. */
@@ -78,12 +92,114 @@ static void dead_letter(worker_t *w, const rd_kafka_message_t *rkm,
                (int)rkm->partition, (long long)rkm->offset, reason);
 }
 
+/*
+ * Produces an outbox of last resort (dead letters, a 1009 answer): what the
+ * broker refuses for good is not retried forever. A dead letter that is
+ * refused for good (too large, most often) is cut to fit and tried once
+ * more (header truncated); anything refused for good after that is logged
+ * at error level and dropped, so that it never blocks its partition.
+ * @returns CS_OK once all of @p out was acknowledged or dropped;
+ *          CS_ERR_TRANSIENT or CS_ERR_FATAL with @p out holding the
+ *          messages still owed.
+ */
+static cs_err_t deliver_or_drop(worker_t *w, cs_outbox_t *out, char *errstr,
+                                size_t errstr_size) {
+        for (;;) {
+                cs_err_t err = cs_kafka_deliver(w->kafka, out, errstr, errstr_size);
+                if (err != CS_ERR_UNDECODABLE)
+                        return err;
+                bool again = false;
+                bool *keep = cs_xcalloc(out->cnt, sizeof(*keep));
+                for (size_t i = 0; i < out->cnt; i++) {
+                        cs_out_msg_t *m = &out->msgs[i];
+                        size_t len = m->len;
+                        if (cs_kafka_fit_dead_letter(w->kafka, m)) {
+                                cs_log(CS_LOG_WARN, "WORKER",
+                                       "dead letter of [%d]@%lld refused (%s): value cut "
+                                       "from %zu to %zu bytes",
+                                       (int)m->source_partition,
+                                       (long long)m->source_offset, errstr, len, m->len);
+                                keep[i] = again = true;
+                        } else {
+                                cs_log(CS_LOG_ERR, "WORKER",
+                                       "dropping %s to %s (operation %s): %s",
+                                       m->kind == CS_OUT_DEAD_LETTER ? "dead letter" : "message",
+                                       m->topic, m->operation_id ? m->operation_id : "-",
+                                       errstr);
+                        }
+                }
+                cs_outbox_keep(out, keep);
+                free(keep);
+                if (!again)
+                        return CS_OK;
+        }
+}
+
+/*
+ * The command @p cmd of @p rkm cannot be applied (its attempts ran out, or
+ * the handler said retrying cannot help): it is answered 1009 and a copy
+ * goes to the dead-letter topic with @p reason. That outbox is the last
+ * word on the command: when the broker keeps failing it is produced again
+ * (the handler is not run again) while the consumer is kept alive and no
+ * other command is taken, until it is acknowledged or the worker stops.
+ * @returns false if the worker must stop.
+ */
+static bool give_up(worker_t *w, const rd_kafka_message_t *rkm,
+                    cs_command_t *cmd, const char *reason) {
+        char errstr[512] = "";
+        cs_outbox_t out = {0};
+        cs_handler_give_up(w->handler, cmd, wall_ms(), reason, &out);
+        dead_letter(w, rkm, cmd->operationid, reason, &out);
+        cs_log(CS_LOG_WARN, "WORKER", "op=%s from=%s: answered 1009: %s",
+               cmd->operationid, cmd->sendid, reason);
+        bool held = false, keep_going = true, finished = false;
+        int backoff = FIRST_BACKOFF_MS;
+        for (;;) {
+                cs_err_t err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
+                if (err == CS_OK) {
+                        finished = true;
+                        break;
+                }
+                if (cs_err_is_fatal(err)) {
+                        keep_going = false;
+                        break;
+                }
+                if (*w->stop) {
+                        /* Not done: whoever consumes the partition next
+                         * takes the command again. */
+                        cs_log(CS_LOG_WARN, "WORKER",
+                               "[%d]@%lld: 1009 answer not delivered before stopping: %s",
+                               (int)rkm->partition, (long long)rkm->offset, errstr);
+                        break;
+                }
+                if (!held) {
+                        cs_kafka_hold(w->kafka);
+                        held = true;
+                }
+                cs_log(CS_LOG_WARN, "WORKER",
+                       "[%d]@%lld: 1009 answer not delivered, again in %d ms: %s",
+                       (int)rkm->partition, (long long)rkm->offset, backoff, errstr);
+                nap(w, backoff);
+                if (backoff < w->conf->store_retry_max_backoff_ms)
+                        backoff *= 2;
+        }
+        if (held)
+                cs_kafka_release(w->kafka);
+        if (finished) {
+                cs_kafka_done(w->kafka, rkm);
+                w->backoff_ms = 0;
+        }
+        cs_outbox_clear(&out);
+        return keep_going;
+}
+
 /* Handles one command. @returns false if the worker must stop. */
 static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
         char errstr[512] = "";
         cs_outbox_t out = {0};
         cs_command_t *cmd = NULL;
         cs_err_t err;
+        bool keep_going = true;
 
         cs_kafka_begin(w->kafka, rkm);
         err = cs_codec_decode_command(rkm->payload, rkm->len, &cmd, errstr,
@@ -98,15 +214,20 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                                cs_codec_req_case_name(cmd->req ? cmd->req->payload_case : 0),
                                out.cnt);
         }
+        if (err == CS_ERR_PERMANENT) {
+                char reason[600];
+                snprintf(reason, sizeof(reason), "cannot be applied: %s", errstr);
+                keep_going = give_up(w, rkm, cmd, reason);
+                goto done;
+        }
         if (err == CS_ERR_UNDECODABLE) {
                 char *op_id = cs_codec_operation_id(rkm->payload, rkm->len);
                 dead_letter(w, rkm, op_id, errstr, &out);
                 free(op_id);
-                err = CS_OK;
-        }
-        if (err == CS_OK) {
+                err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
+        } else if (err == CS_OK) {
                 err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
-                if (err == CS_ERR_UNDECODABLE && !(out.cnt && out.msgs[0].kind == CS_OUT_DEAD_LETTER)) {
+                if (err == CS_ERR_UNDECODABLE) {
                         /* The broker refuses an output for good (unknown
                          * topic, too large): what was delivered stays
                          * delivered, the command goes to the dead-letter
@@ -114,26 +235,37 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                          * partition. */
                         cs_outbox_clear(&out);
                         dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr, &out);
-                        err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
+                        err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
                 }
-                if (err == CS_ERR_UNDECODABLE)
-                        err = CS_ERR_TRANSIENT; /* the dead-letter topic itself */
         }
 
-        bool keep_going = true;
         if (err == CS_OK) {
                 cs_kafka_done(w->kafka, rkm);
                 w->backoff_ms = 0;
         } else if (cs_err_is_fatal(err)) {
                 keep_going = false;
         } else {
+                /* Transient: MongoDB or the broker failed. A decodable
+                 * command is tried signal.max_attempts times, then
+                 * answered 1009 (exactly one reply, never endless
+                 * retries); a dead letter has nobody to answer and is
+                 * retried until the broker takes it. */
+                int failures = cmd ? cs_kafka_count_failure(w->kafka, rkm) : 0;
+                if (cmd && failures >= w->conf->signal_max_attempts) {
+                        char reason[600];
+                        snprintf(reason, sizeof(reason), "gave up after %d attempt(s): %s",
+                                 failures, errstr[0] ? errstr : "delivery failed");
+                        keep_going = give_up(w, rkm, cmd, reason);
+                        goto done;
+                }
                 int backoff = next_backoff(w);
                 cs_log(CS_LOG_WARN, "WORKER",
-                       "[%d]@%lld will be retried in %d ms: %s",
+                       "[%d]@%lld will be retried in %d ms (attempt %d): %s",
                        (int)rkm->partition, (long long)rkm->offset, backoff,
-                       errstr[0] ? errstr : "delivery failed");
+                       failures, errstr[0] ? errstr : "delivery failed");
                 cs_kafka_retry_later(w->kafka, rkm, backoff);
         }
+done:
         cs_outbox_clear(&out);
         cs_codec_command_free(cmd);
         return keep_going;
@@ -147,13 +279,14 @@ static bool fire_timers(worker_t *w) {
         char errstr[512] = "";
         cs_outbox_t out = {0};
         cs_strv_t fired = {0};
-        cs_err_t err = cs_handler_timer(w->handler, wall_ms(), TIMER_REDELIVER_MS, &out, &fired,
-                                        errstr, sizeof(errstr));
+        cs_err_t err = cs_handler_timer(w->handler, wall_ms(), w->timer_redeliver_ms, &out,
+                                        &fired, errstr, sizeof(errstr));
         if (err)
                 cs_log(CS_LOG_WARN, "TIMER", "%s", errstr);
-        bool keep_going = true;
+        bool keep_going = true, held = false;
         int backoff = FIRST_BACKOFF_MS;
         while (out.cnt) {
+                /* Only what was not acknowledged is produced again. */
                 err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
                 if (err == CS_OK) {
                         cs_handler_timer_delivered(w->handler, &fired);
@@ -170,33 +303,52 @@ static bool fire_timers(worker_t *w) {
                 if (cs_err_is_fatal(err) || *w->stop) {
                         cs_log(CS_LOG_WARN, "TIMER",
                                "%zu timeout notification(s) not delivered yet; "
-                               "they are emitted again after %d s",
-                               out.cnt, TIMER_REDELIVER_MS / 1000);
+                               "they are emitted again after %lld ms",
+                               out.cnt, (long long)w->timer_redeliver_ms);
                         keep_going = !cs_err_is_fatal(err);
                         break;
+                }
+                /* No command is taken meanwhile, but the consumer is kept
+                 * alive: the worker stays in its group however long the
+                 * outage lasts. */
+                if (!held) {
+                        cs_kafka_hold(w->kafka);
+                        held = true;
                 }
                 nap(w, backoff);
                 if (backoff < w->conf->store_retry_max_backoff_ms)
                         backoff *= 2;
         }
+        if (held)
+                cs_kafka_release(w->kafka);
         cs_outbox_clear(&out);
         cs_strv_clear(&fired);
         return keep_going;
 }
 
-/* Connects to MongoDB and creates indexes, retrying while it is down. */
-static bool init_store(worker_t *w) {
+/* Connects to MongoDB and creates indexes, retrying while it is down.
+ * @returns 0 when ready, 1 on an error that retrying cannot fix (an index
+ *          that exists with other options, a refused command: exit 1 with
+ *          the reason instead of looping), -1 when asked to stop first. */
+static int init_store(worker_t *w) {
         char errstr[512];
         int backoff = FIRST_BACKOFF_MS;
         for (;;) {
                 cs_err_t err = cs_store_init(w->store, errstr, sizeof(errstr));
                 if (err == CS_OK)
-                        return true;
+                        return 0;
+                if (!cs_err_is_retriable(err)) {
+                        cs_log(CS_LOG_ERR, "STORE",
+                               "cannot start: MongoDB refused the set-up (%s), which "
+                               "retrying cannot fix: %s",
+                               cs_err2str(err), errstr);
+                        return 1;
+                }
                 cs_log(CS_LOG_WARN, "STORE", "not ready, retrying in %d ms: %s",
                        backoff, errstr);
-                nap(w, backoff);
+                nap_plain(w, backoff);
                 if (*w->stop)
-                        return false;
+                        return -1;
                 if (backoff < w->conf->store_retry_max_backoff_ms)
                         backoff *= 2;
         }
@@ -215,8 +367,11 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
                 rc = 2;
                 goto done;
         }
-        if (!init_store(&w))
-                goto done; /* stopped before MongoDB came up */
+        int ready = init_store(&w);
+        if (ready) {
+                rc = ready > 0 ? 1 : 0; /* -1: stopped before MongoDB came up */
+                goto done;
+        }
         w.kafka = cs_kafka_new(conf, errstr, sizeof(errstr));
         if (!w.kafka) {
                 cs_log(CS_LOG_ERR, "WORKER", "%s", errstr);
@@ -224,8 +379,13 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
                 goto done;
         }
         w.handler = cs_handler_new(conf, w.store);
+        w.timer_redeliver_ms = cs_kafka_delivery_max_ms(w.kafka) + TIMER_REDELIVER_MARGIN_MS;
         cs_log(CS_LOG_INFO, "WORKER", "consuming %s as group %s",
                conf->topic_commands, conf->kafka_group_id);
+        cs_log(CS_LOG_INFO, "WORKER",
+               "a command is answered 1009 after %lld failed attempt(s); undelivered "
+               "timer events are emitted again after %lld ms",
+               (long long)conf->signal_max_attempts, (long long)w.timer_redeliver_ms);
 
         int64_t next_timer = mono_ms();
         while (!*stop) {

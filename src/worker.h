@@ -8,10 +8,27 @@
  * versions run commands of different rooms concurrently.
  *
  * Failure handling, per command:
- *   undecodable (or unanswerable)  -> dead-letter topic, then committed
+ *   undecodable (or unanswerable)  -> dead-letter topic, then committed; a
+ *                                     dead letter the broker refuses for
+ *                                     good is cut to fit (header
+ *                                     truncated), then dropped with an
+ *                                     error log: it never blocks
  *   store or broker unavailable    -> partition rewound and paused for a
- *                                     capped exponential backoff, retried
+ *                                     capped exponential backoff, retried;
+ *                                     after signal.max_attempts failed
+ *                                     attempts (or at once when the handler
+ *                                     says CS_ERR_PERMANENT) answered 1009
+ *                                     with a copy on the dead-letter topic,
+ *                                     then committed
  *   fatal Kafka error              -> the worker stops with exit code 1
+ *
+ * While the worker waits on a delivery it must finish before taking the
+ * next command (a 1009 answer, timer notifications, any long broker wait)
+ * it holds every partition paused and keeps polling the consumer, so it
+ * never exceeds max.poll.interval.ms and never leaves its group.
+ *
+ * Start-up: MongoDB being unreachable is retried; an error retrying cannot
+ * fix (e.g. an index that exists with other options) exits 1.
  */
 #ifndef CALLSIG_WORKER_H
 #define CALLSIG_WORKER_H

@@ -6,7 +6,8 @@
  * notifications cannot be delivered; the worker is stopped (SIGTERM, exit 0)
  * with the record's timer outbox still holding the event. A new worker,
  * started after the brokers are back, emits the same event again (same
- * operation-id) once the outbox slot is older than 30 s, and clears it.
+ * operation-id) once the outbox slot is older than the redelivery age (the
+ * producer's message.timeout.ms, 3 s here, plus 15 s), and clears it.
  */
 #include "harness.h"
 
