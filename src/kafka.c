@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "clientconf.h"
 #include "log.h"
 #include "watermark.h"
 
@@ -218,55 +219,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- construction ---- */
 
-static int set(rd_kafka_conf_t *rconf, const char *name, const char *value,
-               char *errstr, size_t errstr_size) {
-        char why[512];
-        if (rd_kafka_conf_set(rconf, name, value, why, sizeof(why)) ==
-            RD_KAFKA_CONF_OK)
-                return 0;
-        snprintf(errstr, errstr_size, "librdkafka property %s: %s", name, why);
-        return -1;
-}
-
-static rd_kafka_conf_t *base_conf(cs_kafka_t *k, const cs_config_t *conf,
-                                  const cs_config_prop_t *props,
-                                  size_t prop_cnt, const char *const *defaults,
-                                  char *errstr, size_t errstr_size) {
-        rd_kafka_conf_t *rconf = rd_kafka_conf_new();
+/* The client configuration clientconf.c builds (the one --check-config
+ * validates), with this module's callbacks. */
+static void add_callbacks(cs_kafka_t *k, rd_kafka_conf_t *rconf) {
         rd_kafka_conf_set_opaque(rconf, k);
         rd_kafka_conf_set_log_cb(rconf, log_cb);
         rd_kafka_conf_set_error_cb(rconf, error_cb);
-        if (set(rconf, "bootstrap.servers", conf->kafka_brokers, errstr, errstr_size) ||
-            set(rconf, "client.id", "callsig", errstr, errstr_size))
-                goto fail;
-        for (size_t i = 0; defaults[i]; i += 2)
-                if (set(rconf, defaults[i], defaults[i + 1], errstr, errstr_size))
-                        goto fail;
-        /* Pass-through properties override callsig's own choices. */
-        for (size_t i = 0; i < prop_cnt; i++)
-                if (set(rconf, props[i].name, props[i].value, errstr, errstr_size))
-                        goto fail;
-        return rconf;
-fail:
-        rd_kafka_conf_destroy(rconf);
-        return NULL;
 }
 
 cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
                          size_t errstr_size) {
-        static const char *const consumer_defaults[] = {
-                "enable.auto.offset.store", "false",
-                "enable.auto.commit", "true",
-                "auto.offset.reset", "earliest",
-                "allow.auto.create.topics", "true",
-                "enable.partition.eof", "false",
-                "fetch.wait.max.ms", "100",
-                NULL};
-        static const char *const producer_defaults[] = {
-                "enable.idempotence", "true",
-                "linger.ms", "2",
-                "message.timeout.ms", "60000",
-                NULL};
         char why[512];
         rd_kafka_conf_t *rconf = NULL;
         rd_kafka_topic_partition_list_t *subs = NULL;
@@ -274,10 +236,10 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
         k->topic = cs_xstrdup(conf->topic_commands);
         k->wm = cs_watermark_new();
 
-        rconf = base_conf(k, conf, conf->producer_props, conf->producer_prop_cnt,
-                          producer_defaults, errstr, errstr_size);
+        rconf = cs_clientconf_producer(conf, errstr, errstr_size);
         if (!rconf)
                 goto fail;
+        add_callbacks(k, rconf);
         rd_kafka_conf_set_dr_msg_cb(rconf, dr_msg_cb);
         size_t tsize = sizeof(why);
         if (rd_kafka_conf_get(rconf, "message.timeout.ms", why, &tsize) ==
@@ -295,14 +257,10 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
                 goto fail;
         }
 
-        rconf = base_conf(k, conf, conf->consumer_props, conf->consumer_prop_cnt,
-                          consumer_defaults, errstr, errstr_size);
+        rconf = cs_clientconf_consumer(conf, errstr, errstr_size);
         if (!rconf)
                 goto fail;
-        if (set(rconf, "group.id", conf->kafka_group_id, errstr, errstr_size)) {
-                rd_kafka_conf_destroy(rconf);
-                goto fail;
-        }
+        add_callbacks(k, rconf);
         rd_kafka_conf_set_rebalance_cb(rconf, rebalance_cb);
         k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, why, sizeof(why));
         if (!k->consumer) {

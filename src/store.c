@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clientconf.h"
 #include "log.h"
 
 #define CALLS "calls"
@@ -88,22 +89,16 @@ void cs_store_route_logs(void) {
         mongoc_log_set_handler(mongoc_log_bridge, NULL);
 }
 
-cs_store_t *cs_store_new(const char *uri_str, const char *database,
-                         char *errstr, size_t errstr_size) {
-        bson_error_t berr;
+cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
+                         size_t errstr_size) {
         mongoc_init();
-        mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &berr);
-        if (!uri) {
-                snprintf(errstr, errstr_size, "mongodb.uri: %s", berr.message);
+        /* The URI with callsig's defaults (clientconf.c, the one
+         * --check-config validates): among them a short server selection
+         * timeout, so the worker's own retry loop (with its backoff and
+         * stop flag) is in charge, not the driver. */
+        mongoc_uri_t *uri = cs_clientconf_mongo_uri(conf, errstr, errstr_size);
+        if (!uri)
                 return NULL;
-        }
-        /* Fail fast on an unreachable server so the worker's own retry loop
-         * (with its backoff and stop flag) is in charge, not the driver. */
-        if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-                mongoc_uri_set_option_as_int32(
-                        uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
-        if (!mongoc_uri_has_option(uri, MONGOC_URI_APPNAME))
-                mongoc_uri_set_appname(uri, "callsig");
         cs_store_t *store = cs_xcalloc(1, sizeof(*store));
         store->pool = mongoc_client_pool_new(uri);
         mongoc_uri_destroy(uri);
@@ -113,7 +108,7 @@ cs_store_t *cs_store_new(const char *uri_str, const char *database,
                 return NULL;
         }
         mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
-        store->database = cs_xstrdup(database);
+        store->database = cs_xstrdup(conf->mongodb_database);
         return store;
 }
 

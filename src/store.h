@@ -38,17 +38,19 @@
 
 #include "call.h"
 #include "common.h"
+#include "config.h"
 #include "err.h"
 
 typedef struct cs_store_s cs_store_t;
 
 /**
- * Creates a store for @p uri and @p database. Does not connect yet.
+ * Creates a store for @p conf's mongodb.uri (with callsig's defaults, see
+ * clientconf.h) and mongodb.database. Does not connect yet.
  * @returns the store (caller destroys) or NULL with the reason in @p errstr
  *          (invalid URI).
  */
-cs_store_t *cs_store_new(const char *uri, const char *database,
-                         char *errstr, size_t errstr_size) CS_WUR;
+cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
+                         size_t errstr_size) CS_WUR;
 
 /** Frees @p store; NULL is accepted. */
 void cs_store_destroy(cs_store_t *store);

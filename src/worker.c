@@ -360,8 +360,7 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
         worker_t w = {.conf = conf, .stop = stop};
 
         cs_store_route_logs();
-        w.store = cs_store_new(conf->mongodb_uri, conf->mongodb_database,
-                               errstr, sizeof(errstr));
+        w.store = cs_store_new(conf, errstr, sizeof(errstr));
         if (!w.store) {
                 cs_log(CS_LOG_ERR, "WORKER", "%s", errstr);
                 rc = 2;
