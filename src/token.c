@@ -33,6 +33,8 @@
 
 #include <jwt.h>
 
+#include "alloc.h"
+
 /* jwt_add_grant_int() takes a long; NumericDates need 64 bits. */
 _Static_assert(sizeof(long) >= sizeof(int64_t), "long must hold int64_t");
 
@@ -106,11 +108,7 @@ static void token_buf_append(token_buf_t *buf, const char *s, size_t n) {
                 size = buf->size ? buf->size : 256;
                 while (size < need)
                         size *= 2;
-                data = realloc(buf->data, size);
-                if (!data) {
-                        buf->err = ENOMEM;
-                        return;
-                }
+                data = cs_xrealloc(buf->data, size);
                 buf->data = data;
                 buf->size = size;
         }
@@ -292,11 +290,7 @@ static int token_scan_string(const char **pp, char **outp) {
                 p++;
         }
         if (outp) {
-                out = malloc((size_t)(p - start) + 1);
-                if (!out) {
-                        err = ENOMEM;
-                        goto done;
-                }
+                out = cs_xmalloc((size_t)(p - start) + 1);
                 o = out;
         }
 
@@ -626,11 +620,7 @@ static int token_get_str(jwt_t *jwt, const char *name, char **strp,
                           name);
                 goto done;
         }
-        *strp = strdup(val);
-        if (!*strp) {
-                token_err(errstr, errstr_size, "out of memory");
-                goto done;
-        }
+        *strp = cs_xstrdup(val);
         ret = 0;
 
 done:
@@ -862,10 +852,8 @@ int cs_token_verify(const char *api_key, const char *api_secret,
                 token_err(errstr, errstr_size, "out of memory");
                 goto done;
         }
-        if (!out.room_id && !(out.room_id = strdup(""))) {
-                token_err(errstr, errstr_size, "out of memory");
-                goto done;
-        }
+        if (!out.room_id)
+                out.room_id = cs_xstrdup("");
         out.nbf = nbf_s;
         out.exp = exp_s;
 
