@@ -76,7 +76,9 @@ if (resultPath) writeFileSync(resultPath, '');
 
 const started = Date.now();
 const timeoutMs = spec.timeout_ms ?? 20000;
-const oneLine = (s) => String(s).replace(/[\r\n]+/g, ' ');
+// The server's 401 body quotes the whole token; never print one.
+const oneLine = (s) => String(s).replace(/[\r\n]+/g, ' ')
+  .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
 
 function result(obj) {
   const line = 'RESULT ' + JSON.stringify(obj) + '\n';
@@ -130,6 +132,7 @@ async function connectOne(p) {
 }
 
 async function runJoin(check, remaining) {
+  const t00 = Date.now();
   const entries = await Promise.all(check.participants.map(connectOne));
   const out = [];
   for (const [i, p] of check.participants.entries()) {
@@ -142,9 +145,20 @@ async function runJoin(check, remaining) {
   const sees = (p, e) => () => (p.sees ?? []).every((id) => e.room.remoteParticipants.has(id));
   await Promise.all(check.participants.map((p, i) =>
     until(sees(p, entries[i]), remaining(), `${p.identity} to see ${(p.sees ?? []).join(',')}`)));
-  const payload = (p) => encoder.encode(JSON.stringify({ check: check.name, from: p.identity }));
-  await Promise.all(check.participants.map((p, i) =>
-    entries[i].room.localParticipant.publishData(payload(p), { reliable: true })));
+  const seesMs = Date.now() - t00;
+  // Everyone who must see each other sends one packet tagged with the check:
+  // this check's participants and those of "also_seen_by".
+  const alsoIds = check.also_seen_by ?? [];
+  for (const other of alsoIds) {
+    if (!live.get(other)) throw new Error(`also_seen_by: ${other} is not connected`);
+  }
+  const ids0 = check.participants.map((p) => p.identity);
+  await Promise.all(alsoIds.map((other) => until(
+    () => ids0.every((id) => live.get(other).room.remoteParticipants.has(id)),
+    remaining(), `${other} to see ${ids0.join(',')}`)));
+  const payload = (id) => encoder.encode(JSON.stringify({ check: check.name, from: id }));
+  await Promise.all([...ids0, ...alsoIds].map((id) =>
+    live.get(id).room.localParticipant.publishData(payload(id), { reliable: true })));
   const t0 = Date.now();
   const gotAll = (p, e) => () =>
     (p.sees ?? []).every((id) => e.got.get(check.name)?.has(id));
@@ -152,16 +166,10 @@ async function runJoin(check, remaining) {
     until(gotAll(p, entries[i]), remaining(), `${p.identity} to receive data from ${(p.sees ?? []).join(',')}`)));
   const dataMs = Date.now() - t0;
 
-  // Those connected earlier who must see this check's participants and get
-  // their packets.
-  const ids0 = check.participants.map((p) => p.identity);
-  for (const other of check.also_seen_by ?? []) {
-    const o = live.get(other);
-    if (!o) throw new Error(`also_seen_by: ${other} is not connected`);
-    await until(() => ids0.every((id) => o.room.remoteParticipants.has(id) &&
-                                          o.got.get(check.name)?.has(id)),
-      remaining(), `${other} to see and receive data from ${ids0.join(',')}`);
-  }
+  // Those connected earlier must get this check's participants' packets.
+  await Promise.all(alsoIds.map((other) => until(
+    () => ids0.every((id) => live.get(other).got.get(check.name)?.has(id)),
+    remaining(), `${other} to receive data from ${ids0.join(',')}`)));
 
   // Those who must stay apart: give a stray join or packet time to arrive.
   const apart = check.not_seen_by ?? [];
@@ -195,7 +203,7 @@ async function runJoin(check, remaining) {
       connect_ms: e.connectMs,
     });
   }
-  return { participants: out, data_ms: dataMs };
+  return { participants: out, sees_ms: seesMs, data_ms: dataMs };
 }
 
 async function runRefused(check, remaining) {

@@ -22,13 +22,10 @@
  * Skips (exit 77) when the server is not built, unless
  * CALLSIG_TEST_REQUIRE_LIVEKIT is set (scripts/test.sh sets it).
  */
-#include <errno.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "harness.h"
+#include "lk.h"
 #include "token.h"
 
 TEST_MAIN_DEFS
@@ -36,80 +33,6 @@ TEST_MAIN_DEFS
 #define RQ(x) OPENIM__V2__SIGNAL_REQ__PAYLOAD_##x
 #define RS(x) OPENIM__V2__SIGNAL_RESP__PAYLOAD_##x
 #define GROUP "grp-lk"
-
-static char lk_dir[256];
-static char lk_url[256];
-
-static char *slurp(const char *path) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp)
-                return strdup("");
-        static char buf[1 << 16];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-        buf[n] = '\0';
-        fclose(fp);
-        return strdup(buf);
-}
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The server binary, or NULL when it is not built. */
-static const char *server_bin(void) {
-        static char path[1024];
-        const char *env = getenv("CALLSIG_LIVEKIT_BIN");
-        if (env && *env)
-                snprintf(path, sizeof(path), "%s", env);
-        else
-                snprintf(path, sizeof(path), "%s",
-                         env_source_path(".cache/livekit-1.13.5/server"));
-        return access(path, X_OK) == 0 ? path : NULL;
-}
-
-static void livekit_start(void) {
-        snprintf(lk_dir, sizeof(lk_dir), "/tmp/callsig-livekit-XXXXXX");
-        TEST_ASSERT(mkdtemp(lk_dir), "mkdtemp: %s", strerror(errno));
-        char pid[32], cmd[2048];
-        snprintf(pid, sizeof(pid), "%d", (int)getpid());
-        setenv("LIVEKIT_OWNER_PID", pid, 1); /* no server outlives the test */
-        snprintf(cmd, sizeof(cmd), "'%s' start '%s' '%s' '%s' >'%s/start.log' 2>&1",
-                 env_source_path("scripts/livekit-server.sh"), lk_dir, LK_KEY,
-                 LK_SECRET, lk_dir);
-        int64_t t0 = mono_ms();
-        int rc = system(cmd);
-        char log_path[300];
-        snprintf(log_path, sizeof(log_path), "%s/start.log", lk_dir);
-        char *log = slurp(log_path);
-        TEST_ASSERT(rc == 0, "livekit-server.sh start failed (%d):\n%s", rc, log);
-        free(log);
-        char url_path[300];
-        snprintf(url_path, sizeof(url_path), "%s/url", lk_dir);
-        char *url = slurp(url_path);
-        url[strcspn(url, "\n")] = '\0';
-        TEST_ASSERT(strncmp(url, "ws://127.0.0.1:", 15) == 0, "url '%s'", url);
-        snprintf(lk_url, sizeof(lk_url), "%s", url);
-        free(url);
-        TEST_SAY("livekit-server ready at %s in %lld ms (dir %s)", lk_url,
-                 (long long)(mono_ms() - t0), lk_dir);
-}
-
-static void livekit_stop(void) {
-        char cmd[2048];
-        snprintf(cmd, sizeof(cmd), "'%s' stop '%s'",
-                 env_source_path("scripts/livekit-server.sh"), lk_dir);
-        TEST_ASSERT(system(cmd) == 0, "livekit-server.sh stop");
-        const char *keep = getenv("CALLSIG_TEST_KEEP");
-        if (keep && *keep && strcmp(keep, "0")) {
-                TEST_SAY("kept %s", lk_dir);
-                return;
-        }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lk_dir);
-        if (system(cmd) != 0)
-                TEST_SAY("could not remove %s", lk_dir);
-}
 
 static Callsig__V1__SignalReply *expect_ok(env_t *env, const char *user,
                                            const char *op, int resp_case) {
@@ -119,34 +42,6 @@ static Callsig__V1__SignalReply *expect_ok(env_t *env, const char *user,
         TEST_ASSERT(r->resp && (int)r->resp->payload_case == resp_case,
                     "%s: resp case", op);
         return r;
-}
-
-/* ---- the join spec ---- */
-
-static FILE *spec;
-static int spec_checks;
-
-static void spec_check_begin(const char *name, const char *expect) {
-        fprintf(spec, "%s\n    {\"name\": \"%s\", \"expect\": \"%s\"",
-                spec_checks++ ? "," : "", name, expect);
-}
-
-/* @p sees: NULL-terminated identities. */
-static void spec_participant(bool first, const char *identity, const char *token,
-                             const char *room, const char *const *sees) {
-        fprintf(spec, "%s\n      {\"identity\": \"%s\", \"token\": \"%s\", "
-                      "\"room\": \"%s\", \"sees\": [",
-                first ? ", \"participants\": [" : ",", identity, token, room);
-        for (int i = 0; sees[i]; i++)
-                fprintf(spec, "%s\"%s\"", i ? ", " : "", sees[i]);
-        fprintf(spec, "]}");
-}
-
-static void spec_list(const char *key, const char *const *ids) {
-        fprintf(spec, ", \"%s\": [", key);
-        for (int i = 0; ids[i]; i++)
-                fprintf(spec, "%s\"%s\"", i ? ", " : "", ids[i]);
-        fprintf(spec, "]");
 }
 
 static char *mint(const char *secret, const char *user, const char *room,
@@ -160,7 +55,7 @@ static char *mint(const char *secret, const char *user, const char *room,
 }
 
 int main(void) {
-        if (!server_bin()) {
+        if (!lk_server_bin()) {
                 const char *req = getenv("CALLSIG_TEST_REQUIRE_LIVEKIT");
                 TEST_ASSERT(!(req && *req && strcmp(req, "0")),
                             "livekit-server is not built and "
@@ -170,7 +65,7 @@ int main(void) {
                                 "scripts/livekit-server.sh build)\n");
                 return 77;
         }
-        livekit_start();
+        const char *lk_url = lk_server_start();
         env_opts_t opts = {.livekit_url = lk_url};
         env_t *env = env_start("lkjoin", &opts);
         const char *users[] = {"alice", "bob", "carol", "dave",
@@ -240,61 +135,49 @@ int main(void) {
         char *tok_foreign = mint("another-secret-0123456789abcdef0123456789",
                                  "alice", room, now_s);
 
-        /* ---- the spec for lk-join.mjs ---- */
-        char spec_path[300], result_path[300], log_path[300];
-        snprintf(spec_path, sizeof(spec_path), "%s/join-spec.json", lk_dir);
-        snprintf(result_path, sizeof(result_path), "%s/join-result.txt", lk_dir);
-        snprintf(log_path, sizeof(log_path), "%s/join.log", lk_dir);
-        spec = fopen(spec_path, "w");
-        TEST_ASSERT(spec, "cannot write %s", spec_path);
-        fchmod(fileno(spec), 0600);
-        fprintf(spec, "{\"url\": \"%s\", \"timeout_ms\": %d, \"checks\": [",
-                lk_url, env_ms(30000));
+        /* ---- join with them ---- */
+        lk_spec_begin(30000);
+        lk_spec_check("1:1 call", "join");
+        lk_spec_participant("alice", tok_alice, room, (const char *[]){"bob", NULL});
+        lk_spec_participant("bob", tok_bob, room, (const char *[]){"alice", NULL});
 
-        spec_check_begin("1:1 call", "join");
-        spec_participant(true, "alice", tok_alice, room, (const char *[]){"bob", NULL});
-        spec_participant(false, "bob", tok_bob, room, (const char *[]){"alice", NULL});
-        fprintf(spec, "]}");
+        lk_spec_check("group call", "join");
+        lk_spec_participant("ga", tok_ga, groom, (const char *[]){"gb", NULL});
+        lk_spec_participant("gb", tok_gb, groom, (const char *[]){"ga", NULL});
+        lk_spec_list("not_seen_by", (const char *[]){"alice", "bob", NULL});
 
-        spec_check_begin("group call", "join");
-        spec_participant(true, "ga", tok_ga, groom, (const char *[]){"gb", NULL});
-        spec_participant(false, "gb", tok_gb, groom, (const char *[]){"ga", NULL});
-        spec_list("not_seen_by", (const char *[]){"alice", "bob", NULL});
-        fprintf(spec, "]}");
+        lk_spec_check("getTokenByRoomID", "join");
+        lk_spec_participant("gd", tok_gd, groom, (const char *[]){"ga", "gb", NULL});
+        lk_spec_list("also_seen_by", (const char *[]){"ga", "gb", NULL});
 
-        spec_check_begin("getTokenByRoomID", "join");
-        spec_participant(true, "gd", tok_gd, groom, (const char *[]){"ga", "gb", NULL});
-        spec_list("also_seen_by", (const char *[]){"ga", "gb", NULL});
-        fprintf(spec, "]}");
+        lk_spec_check("token of another room", "join");
+        lk_spec_participant("carol", tok_carol, room_b, (const char *[]){NULL});
+        lk_spec_list("not_seen_by",
+                     (const char *[]){"alice", "bob", "ga", "gb", "gd", NULL});
 
-        spec_check_begin("token of another room", "join");
-        spec_participant(true, "carol", tok_carol, room_b, (const char *[]){NULL});
-        spec_list("not_seen_by", (const char *[]){"alice", "bob", "ga", "gb", "gd", NULL});
-        fprintf(spec, "]}");
+        lk_spec_check("expired token", "refused");
+        lk_spec_refused("alice", tok_expired);
+        lk_spec_check("token signed with another secret", "refused");
+        lk_spec_refused("alice", tok_foreign);
 
-        spec_check_begin("expired token", "refused");
-        fprintf(spec, ", \"identity\": \"alice\", \"token\": \"%s\"}", tok_expired);
-        spec_check_begin("token signed with another secret", "refused");
-        fprintf(spec, ", \"identity\": \"alice\", \"token\": \"%s\"}", tok_foreign);
-        fprintf(spec, "\n]}\n");
-        fclose(spec);
-
-        char cmd[2048];
-        snprintf(cmd, sizeof(cmd), "node '%s' '%s' --result '%s' >'%s' 2>&1",
-                 env_source_path("tests/js/lk-join.mjs"), spec_path, result_path,
-                 log_path);
-        int64_t t0 = mono_ms();
-        int rc = system(cmd);
-        int64_t join_ms = mono_ms() - t0;
-        char *res = slurp(result_path);
+        bool ok;
+        int64_t join_ms;
+        char *res = lk_spec_run(&ok, &join_ms);
         fprintf(stderr, "%s", res);
-        if (!(WIFEXITED(rc) && WEXITSTATUS(rc) == 0)) {
-                char *log = slurp(log_path);
-                size_t n = strlen(log);
-                TEST_FAIL("lk-join.mjs failed (status %d) in %lld ms; log %s (last "
-                          "part):\n%s",
-                          rc, (long long)join_ms, log_path,
-                          log + (n > 6000 ? n - 6000 : 0));
+        if (!ok) {
+                char path[300];
+                snprintf(path, sizeof(path), "%s/join.log", lk_dir());
+                FILE *fp = fopen(path, "rb");
+                char tail[6001] = "";
+                if (fp) {
+                        fseek(fp, 0, SEEK_END);
+                        long len = ftell(fp);
+                        fseek(fp, len > 6000 ? len - 6000 : 0, SEEK_SET);
+                        tail[fread(tail, 1, 6000, fp)] = '\0';
+                        fclose(fp);
+                }
+                TEST_FAIL("lk-join.mjs failed in %lld ms; log %s (last part):\n%s",
+                          (long long)join_ms, path, tail);
         }
         /* what each participant saw, as lk-join.mjs reported it */
         TEST_ASSERT(strstr(res, "\"check\":\"1:1 call\",\"expect\":\"join\",\"ok\":true"),
@@ -312,6 +195,8 @@ int main(void) {
         TEST_ASSERT(strstr(res, "\"check\":\"token signed with another secret\","
                                 "\"expect\":\"refused\",\"ok\":true"),
                     "foreign secret refused");
+        TEST_ASSERT(strstr(res, "401 Unauthorized") && !strstr(res, "eyJ"),
+                    "refused with 401, no token in the report");
         TEST_ASSERT(strstr(res, "RESULT {\"ok\":true,\"checks\":6,\"failed\":0"),
                     "every check passed");
         TEST_SAY("lk-join.mjs: 6 checks passed in %lld ms", (long long)join_ms);
@@ -326,6 +211,6 @@ int main(void) {
         free(tok_expired);
         free(tok_foreign);
         env_stop(env);
-        livekit_stop();
+        lk_server_stop();
         return test_done();
 }
