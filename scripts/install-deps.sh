@@ -39,3 +39,5 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 scripts/livekit-server.sh build
+# The docker-compose.yml checker (compose-go, the Docker Compose CLI's loader).
+scripts/compose-check.sh build
