@@ -45,7 +45,9 @@ build() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 10
     kill -0 "$pid" 2>/dev/null || break
-    say "  ... $((SECONDS - t0)) s, $(grep -c '^go: downloading' "$log" || true) modules downloaded"
+    local n extra=""; n=$(grep -c '^go: downloading' "$log" || true)
+    [ "${n:-0}" -gt 0 ] && extra=" ($n modules downloaded)"
+    say "  ... still building, $((SECONDS - t0)) s$extra"
   done
   if ! wait "$pid"; then
     tail -n 20 "$log" >&2
