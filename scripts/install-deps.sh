@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config
       librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libjwt-dev
       libmongoc-dev libbson-dev libyaml-dev
-      kcat python3 python3-mockupdb python3-mongomock python3-pymongo
+      kcat curl python3 python3-mockupdb python3-mongomock python3-pymongo
       nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -24,7 +24,20 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
-# The official LiveKit server SDK, to verify minted tokens in the tests.
-if [ ! -d tests/js/node_modules/livekit-server-sdk ]; then
+# The official LiveKit server SDK, to verify minted tokens in the tests, and
+# the client SDK (@livekit/rtc-node, prebuilt) that joins rooms with them.
+if [ ! -d tests/js/node_modules/livekit-server-sdk ] ||
+   [ ! -d tests/js/node_modules/@livekit/rtc-node ]; then
+  t0=$SECONDS
+  echo "installing the npm modules of tests/js (npm ci)"
   npm ci --prefix tests/js --no-audit --no-fund
+  echo "npm ci: $((SECONDS - t0)) s"
 fi
+# livekit-server v1.13.5, built once with Go into .cache/ (about 3 minutes).
+if ! command -v go >/dev/null; then
+  echo "install-deps: Go is needed to build livekit-server (golang-go from Debian is too old; use Go 1.23+)" >&2
+  exit 1
+fi
+scripts/livekit-server.sh build
+# The docker-compose.yml checker (compose-go, the Docker Compose CLI's loader).
+scripts/compose-check.sh build

@@ -5,7 +5,12 @@
 # final "N passed, M failed" line over both builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+t0=$SECONDS
 scripts/install-deps.sh || exit 1
+echo "install-deps: $((SECONDS - t0)) s"
+# install-deps.sh built livekit-server: the media join scenario (0040) must
+# run, not skip.
+export CALLSIG_TEST_REQUIRE_LIVEKIT=1
 
 jobs=${CALLSIG_TEST_JOBS:-2}
 passed=0; failed=0

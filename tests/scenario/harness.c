@@ -444,7 +444,8 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "log:\n"
                  "  level: debug\n"
                  "%s",
-                 env->bootstraps, name, env->mongo_uri, env->mongo_db, LK_URL,
+                 env->bootstraps, name, env->mongo_uri, env->mongo_db,
+                 opts->livekit_url ? opts->livekit_url : LK_URL,
                  LK_KEY, LK_SECRET, opts->keyed ? "keyed" : "per_user",
                  opts->extra_yaml ? opts->extra_yaml : "");
         snprintf(env->config_path, sizeof(env->config_path), "%s/callsig.yaml",

@@ -44,6 +44,8 @@ typedef struct env_opts_s {
         bool keyed;              /* push.mode: keyed */
         int workers;             /* callsig processes to start (default 1) */
         bool no_wait;            /* do not wait for partition assignment */
+        const char *livekit_url; /* livekit.url of the workers (NULL: LK_URL,
+                                    a fake); 0040 sets a real server's */
 } env_opts_t;
 
 /** Starts an environment named @p name (used in topic and database names).

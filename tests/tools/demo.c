@@ -1,18 +1,24 @@
 /*
  * demo.c: callsig end to end on a local stack, for people, not for CI.
  *
- * Starts a librdkafka mock Kafka cluster (in this process, reached by
- * callsig over TCP), the MongoDB-wire test server and the real callsig
- * binary; then, as the IM gateway would, produces SignalCommands onto
- * signal.commands and reads what callsig produces onto each user's push
- * topic, decoded. Plays a 1:1 call (invite, accept, hang up) and an
+ * Starts a real livekit-server (scripts/livekit-server.sh), Kafka (the
+ * librdkafka mock cluster in this process, reached by callsig over TCP, or
+ * the real broker the harness is pointed at), the MongoDB-wire test server
+ * and the real callsig binary; then, as the IM gateway would, produces
+ * SignalCommands onto signal.commands and reads what callsig produces onto
+ * each user's push topic, decoded. Plays a 1:1 call (invite, accept, both
+ * join the LiveKit room with the tokens callsig gave them, hang up) and an
  * unanswered call (server-side ring timeout), then prints the call records
  * from MongoDB.
+ *
+ * What is for people goes to stdout; the harness's own lines go to stderr,
+ * which scripts/demo.sh sends to a log file.
  */
 #include <inttypes.h>
 #include <time.h>
 
 #include "harness.h"
+#include "lk.h"
 
 TEST_MAIN_DEFS
 
@@ -136,15 +142,93 @@ static void show(env_t *env, const char *sender, const char *op,
                 print_seen(notified[i], env_expect_note(env, notified[i], op));
 }
 
+/* Copies the value of "key":"..." or "key":[...] after @p from in a RESULT
+ * line into @p out, without quotes and brackets. */
+static void json_field(const char *from, const char *key, char *out, size_t size) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "\"%s\":", key);
+        const char *p = strstr(from, needle);
+        out[0] = '\0';
+        if (!p)
+                return;
+        p += strlen(needle);
+        const char *end;
+        if (*p == '"') {
+                end = strchr(++p, '"');
+        } else if (*p == '[') {
+                end = strchr(p, ']');
+                end = end ? end + 1 : NULL;
+        } else {
+                end = p + strcspn(p, ",}");
+        }
+        if (!end)
+                return;
+        /* a list reads as a, b */
+        size_t n = 0;
+        for (; p < end && n + 2 < size; p++) {
+                if (*p == '[' || *p == ']' || *p == '"')
+                        continue;
+                out[n++] = *p;
+                if (*p == ',')
+                        out[n++] = ' ';
+        }
+        out[n] = '\0';
+}
+
+/* alice and bob join the LiveKit room with the tokens callsig gave them. */
+static void join_room(const char *room, const char *tok_alice,
+                      const char *tok_bob) {
+        printf("alice and bob join LiveKit room %s with their tokens "
+               "(@livekit/rtc-node)\n", room);
+        fflush(stdout);
+        lk_spec_begin(30000);
+        lk_spec_check("1:1 call", "join");
+        lk_spec_participant("alice", tok_alice, room, (const char *[]){"bob", NULL});
+        lk_spec_participant("bob", tok_bob, room, (const char *[]){"alice", NULL});
+        bool ok;
+        int64_t ms;
+        char *res = lk_spec_run(&ok, &ms);
+        if (!ok) {
+                printf("  the join failed: %s(client log %s/join.log, server log "
+                       "%s/livekit.log)\n", res, lk_dir(), lk_dir());
+                TEST_FAIL("lk-join.mjs failed");
+        }
+        for (const char *p = strstr(res, "{\"identity\":"); p;
+             p = strstr(p + 1, "{\"identity\":")) {
+                char id[64], name[64], joined[128], sees[128], data[128], cms[32];
+                json_field(p, "identity", id, sizeof(id));
+                json_field(p, "name", name, sizeof(name));
+                json_field(p, "room", joined, sizeof(joined));
+                json_field(p, "sees", sees, sizeof(sees));
+                json_field(p, "data_from", data, sizeof(data));
+                json_field(p, "connect_ms", cms, sizeof(cms));
+                printf("  -> %s joined room %s as \"%s\" in %s ms, sees %s in the "
+                       "room, received a data packet from %s\n",
+                       id, joined, name, cms, sees, data);
+        }
+        printf("  (both in the room and talking through LiveKit; %lld ms in all)\n",
+               (long long)ms);
+        free(res);
+}
+
 int main(void) {
-        printf("callsig demo: starting a mock Kafka cluster, the MongoDB-wire test "
-               "server and callsig...\n");
-        env_t *env = env_start("demo", NULL);
+        const char *real = getenv("CALLSIG_TEST_KAFKA");
+        bool real_kafka = real && !strcmp(real, "real");
+        printf("callsig demo: starting livekit-server, %s, the MongoDB-wire test "
+               "server and callsig...\n",
+               real_kafka ? "the Apache Kafka broker" : "a mock Kafka cluster");
+        if (!lk_server_bin())
+                TEST_FAIL("livekit-server is not built: run scripts/livekit-server.sh build");
+        const char *lk_url = lk_server_start();
+        env_opts_t opts = {.livekit_url = lk_url};
+        env_t *env = env_start("demo", &opts);
         const char *users[] = {"alice", "bob", "carol"};
         for (size_t i = 0; i < 3; i++)
                 env_watch(env, users[i]);
-        printf("kafka bootstrap %s, mongodb %s, worker log in %s\n\n",
-               env_bootstraps(env), env_mongo_uri(env), env_dir(env));
+        printf("livekit %s, kafka bootstrap %s%s, mongodb %s\n"
+               "logs: callsig in %s, livekit-server and the join client in %s\n\n",
+               lk_url, env_bootstraps(env), real_kafka ? "" : " (mock cluster)",
+               env_mongo_uri(env), env_dir(env), lk_dir());
 
         printf("== 1:1 call: alice calls bob, bob answers, alice hangs up ==\n");
         printf("alice: invite bob (video)\n");
@@ -155,6 +239,7 @@ int main(void) {
         seen_t *s = env_expect_reply(env, "alice", "demo-invite-1");
         char room[128];
         snprintf(room, sizeof(room), "%s", s->push->reply->resp->invite->roomid);
+        char *tok_alice = strdup(s->push->reply->resp->invite->token);
         print_seen("alice", s);
         print_seen("bob", env_expect_note(env, "bob", "demo-invite-1"));
         print_seen("alice", env_expect_note(env, "alice", "demo-invite-1"));
@@ -163,7 +248,15 @@ int main(void) {
         c = cmd_action("demo-accept-1", "bob", OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT, room);
         cmd_set_nickname(c, "Bob");
         env_send(env, c, NULL, -1);
-        show(env, "bob", "demo-accept-1", (const char *[]){"alice", "bob", NULL});
+        s = env_expect_reply(env, "bob", "demo-accept-1");
+        char *tok_bob = strdup(s->push->reply->resp->accept->token);
+        print_seen("bob", s);
+        print_seen("alice", env_expect_note(env, "alice", "demo-accept-1"));
+        print_seen("bob", env_expect_note(env, "bob", "demo-accept-1"));
+
+        join_room(room, tok_alice, tok_bob);
+        free(tok_alice);
+        free(tok_bob);
 
         printf("alice: hang up\n");
         env_send(env, cmd_action("demo-hangup-1", "alice",
@@ -187,6 +280,7 @@ int main(void) {
 
         printf("\nstopping callsig (SIGTERM: finishes, commits, leaves the group)\n");
         env_stop(env);
+        lk_server_stop();
         printf("demo finished.\n");
         return test_done();
 }

@@ -1,0 +1,176 @@
+/*
+ * lk.c: a real livekit-server and the media join client (see lk.h).
+ */
+#include "lk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[256];
+static char url[256];
+static FILE *spec;
+static int checks;
+static bool in_participants;
+static int participants;
+
+static char *slurp(const char *path) {
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+                return strdup("");
+        fseek(fp, 0, SEEK_END);
+        long len = ftell(fp);
+        fseek(fp, 0, SEEK_SET);
+        char *buf = malloc((size_t)len + 1);
+        TEST_ASSERT(buf, "malloc");
+        size_t n = fread(buf, 1, (size_t)len, fp);
+        buf[n] = '\0';
+        fclose(fp);
+        return buf;
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *lk_server_bin(void) {
+        static char path[1024];
+        const char *env = getenv("CALLSIG_LIVEKIT_BIN");
+        if (env && *env)
+                snprintf(path, sizeof(path), "%s", env);
+        else
+                snprintf(path, sizeof(path), "%s",
+                         env_source_path(".cache/livekit-1.13.5/server"));
+        return access(path, X_OK) == 0 ? path : NULL;
+}
+
+const char *lk_dir(void) {
+        return dir;
+}
+
+const char *lk_server_start(void) {
+        snprintf(dir, sizeof(dir), "/tmp/callsig-livekit-XXXXXX");
+        TEST_ASSERT(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+        char pid[32], cmd[2048], path[300];
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("LIVEKIT_OWNER_PID", pid, 1); /* no server outlives us */
+        snprintf(cmd, sizeof(cmd), "'%s' start '%s' '%s' '%s' >'%s/start.log' 2>&1",
+                 env_source_path("scripts/livekit-server.sh"), dir, LK_KEY,
+                 LK_SECRET, dir);
+        int64_t t0 = mono_ms();
+        int rc = system(cmd);
+        snprintf(path, sizeof(path), "%s/start.log", dir);
+        char *log = slurp(path);
+        TEST_ASSERT(rc == 0, "livekit-server.sh start failed (%d):\n%s", rc, log);
+        free(log);
+        snprintf(path, sizeof(path), "%s/url", dir);
+        char *text = slurp(path);
+        text[strcspn(text, "\n")] = '\0';
+        TEST_ASSERT(strncmp(text, "ws://127.0.0.1:", 15) == 0, "url '%s'", text);
+        snprintf(url, sizeof(url), "%s", text);
+        free(text);
+        TEST_SAY("livekit-server ready at %s in %lld ms (dir %s)", url,
+                 (long long)(mono_ms() - t0), dir);
+        return url;
+}
+
+void lk_server_stop(void) {
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd), "'%s' stop '%s'",
+                 env_source_path("scripts/livekit-server.sh"), dir);
+        TEST_ASSERT(system(cmd) == 0, "livekit-server.sh stop");
+        const char *keep = getenv("CALLSIG_TEST_KEEP");
+        if (keep && *keep && strcmp(keep, "0")) {
+                TEST_SAY("kept %s", dir);
+                return;
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                TEST_SAY("could not remove %s", dir);
+}
+
+/* ---- the join spec ---- */
+
+static void close_participants(void) {
+        if (in_participants)
+                fputs("]", spec);
+        in_participants = false;
+}
+
+static void close_check(void) {
+        close_participants();
+        if (checks)
+                fputs("}", spec);
+}
+
+void lk_spec_begin(int timeout_ms) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/join-spec.json", dir);
+        spec = fopen(path, "w");
+        TEST_ASSERT(spec, "cannot write %s", path);
+        fchmod(fileno(spec), 0600); /* it holds tokens */
+        fprintf(spec, "{\"url\": \"%s\", \"timeout_ms\": %d, \"checks\": [", url,
+                env_ms(timeout_ms));
+        checks = 0;
+        in_participants = false;
+}
+
+void lk_spec_check(const char *name, const char *expect) {
+        close_check();
+        fprintf(spec, "%s\n  {\"name\": \"%s\", \"expect\": \"%s\"",
+                checks++ ? "," : "", name, expect);
+        participants = 0;
+}
+
+void lk_spec_participant(const char *identity, const char *token,
+                         const char *room, const char *const *sees) {
+        if (!in_participants)
+                fputs(", \"participants\": [", spec);
+        in_participants = true;
+        fprintf(spec, "%s\n    {\"identity\": \"%s\", \"token\": \"%s\", "
+                      "\"room\": \"%s\", \"sees\": [",
+                participants++ ? "," : "", identity, token, room);
+        for (int i = 0; sees[i]; i++)
+                fprintf(spec, "%s\"%s\"", i ? ", " : "", sees[i]);
+        fputs("]}", spec);
+}
+
+void lk_spec_refused(const char *identity, const char *token) {
+        fprintf(spec, ", \"identity\": \"%s\", \"token\": \"%s\"", identity, token);
+}
+
+void lk_spec_list(const char *key, const char *const *ids) {
+        close_participants();
+        fprintf(spec, ", \"%s\": [", key);
+        for (int i = 0; ids[i]; i++)
+                fprintf(spec, "%s\"%s\"", i ? ", " : "", ids[i]);
+        fputs("]", spec);
+}
+
+char *lk_spec_run(bool *okp, int64_t *msp) {
+        close_check();
+        fputs("\n]}\n", spec);
+        fclose(spec);
+        spec = NULL;
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd),
+                 "node '%s' '%s/join-spec.json' --result '%s/join-result.txt' "
+                 ">'%s/join.log' 2>&1",
+                 env_source_path("tests/js/lk-join.mjs"), dir, dir, dir);
+        int64_t t0 = mono_ms();
+        int rc = system(cmd);
+        *msp = mono_ms() - t0;
+        *okp = WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+        char path[300];
+        snprintf(path, sizeof(path), "%s/join-result.txt", dir);
+        return slurp(path);
+}
