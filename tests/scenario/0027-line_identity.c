@@ -21,8 +21,9 @@
  *  - a duplicate-key race on recording a refusal answers with the stored
  *    code: one sender's operationID arrives twice at once on both workers
  *    (once naming a call that does not exist, once a call the sender is
- *    not in), MongoDB holds every find for a moment so both miss the
- *    ledger, and both replies carry the one code that was recorded.
+ *    not in), MongoDB holds every insert for a second so both miss the
+ *    ledger before either refusal is recorded, and both replies carry the
+ *    one code that was recorded.
  */
 #include <mongoc/mongoc.h>
 #include <string.h>
@@ -194,8 +195,8 @@ int main(void) {
         env_watch(env, "mallory");
         env_admin_command(env,
                           "{\"configureFailPoint\": \"failCommand\", \"mode\": \"alwaysOn\","
-                          " \"data\": {\"failCommands\": [\"find\"],"
-                          " \"blockConnection\": true, \"blockTimeMS\": 800}}");
+                          " \"data\": {\"failCommands\": [\"insert\"],"
+                          " \"blockConnection\": true, \"blockTimeMS\": 1000}}");
         env_send_pair(env, cmd_action("m-acc", "mallory", REQ(ACCEPT), "room-nowhere"),
                       "room-nowhere", 3,
                       cmd_action("m-acc", "mallory", REQ(ACCEPT), "room-g"), "room-g", 0);
