@@ -425,6 +425,10 @@ static void *run(void *opaque) {
                                wait);
                         req.due = mono_ms() + wait;
                         queue_push(rs, &req);
+                } else if (outcome == CS_ROOMSVC_RETRY && rs->stopping) {
+                        atomic_fetch_add(&rs->dropped, 1);
+                        log_dropped(&req, why);
+                        req_free(&req);
                 } else {
                         atomic_fetch_add(&rs->failed, 1);
                         cs_log(CS_LOG_ERR, "ROOMSVC",
