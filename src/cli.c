@@ -131,7 +131,7 @@ static int parse_args(int argc, char **argv, cli_opts_t *o) {
                 } else if (!strcmp(a, "--config") || !strcmp(a, "-c") ||
                            !strcmp(a, "--user") || !strcmp(a, "--room") ||
                            !strcmp(a, "--since") || !strcmp(a, "--limit")) {
-                        if (!v)
+                        if (!v || !strncmp(v, "--", 2))
                                 return bad_args("%s needs a value", a);
                         i++;
                         if (a[1] == 'c' || !strcmp(a, "--config")) {
@@ -296,6 +296,15 @@ static const char *cell(const char *s, char *buf, size_t size) {
         for (; *s && i + 1 < size; s++, i++)
                 buf[i] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
         buf[i] = '\0';
+        return buf;
+}
+
+/* An ISO time of the JSON form as a table shows it ("T" -> " "). */
+static const char *iso_cell(json_t *iso, char *buf, size_t size) {
+        cell(json_string_value(iso), buf, size);
+        char *t = strchr(buf, 'T');
+        if (t)
+                *t = ' ';
         return buf;
 }
 
@@ -654,22 +663,22 @@ static int history_room(mongoc_collection_t *coll, const cli_opts_t *o) {
                fmt_time(s.ended, true, b3, sizeof(b3)));
         printf("ring time  %s   talk time %s\n", fmt_dur(s.ring_ms, d1, sizeof(d1)),
                fmt_dur(s.talk_ms, d2, sizeof(d2)));
-        printf("\nPARTICIPANTS\n%-20s  %-7s  %-9s  %8s  %-24s  %-7s  %-24s  %-24s\n",
+        printf("\nPARTICIPANTS\n%-20s  %-7s  %-9s  %8s  %-24s  %-7s  %-24s  %s\n",
                "USER", "ROLE", "STATE", "PLATFORM", "UPDATED", "IN ROOM",
                "JOINED ROOM", "LEFT ROOM");
         size_t i;
         json_t *p;
         json_array_foreach(t.parts, i, p) {
                 json_t *in = json_object_get(p, "inRoom");
-                printf("%-20s  %-7s  %-9s  %8" PRId64 "  %-24s  %-7s  %-24s  %-24s\n",
+                printf("%-20s  %-7s  %-9s  %8" PRId64 "  %-24s  %-7s  %-24s  %s\n",
                        cell(json_string_value(json_object_get(p, "userID")), c1, sizeof(c1)),
                        cell(json_string_value(json_object_get(p, "role")), c2, sizeof(c2)),
                        cell(json_string_value(json_object_get(p, "state")), c3, sizeof(c3)),
                        (int64_t)json_integer_value(json_object_get(p, "platformID")),
-                       cell(json_string_value(json_object_get(p, "updatedAt")), b1, sizeof(b1)),
+                       iso_cell(json_object_get(p, "updatedAt"), b1, sizeof(b1)),
                        json_is_null(in) ? "-" : json_is_true(in) ? "yes" : "no",
-                       cell(json_string_value(json_object_get(p, "joinedRoomAt")), b2, sizeof(b2)),
-                       cell(json_string_value(json_object_get(p, "leftRoomAt")), b3, sizeof(b3)));
+                       iso_cell(json_object_get(p, "joinedRoomAt"), b2, sizeof(b2)),
+                       iso_cell(json_object_get(p, "leftRoomAt"), b3, sizeof(b3)));
         }
         printf("\nTIMELINE\n");
         if (dropped > 0)
