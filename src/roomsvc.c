@@ -202,11 +202,17 @@ static void req_free(rs_req_t *req) {
         free(req->identity);
 }
 
+/* "RemoveParticipant [room/identity]" or "DeleteRoom [room]" for logs. */
+static const char *req_label(const rs_req_t *req, char *buf, size_t size) {
+        snprintf(buf, size, "%s [%s%s%s]", cs_roomsvc_method(req->op), req->room,
+                 req->identity ? "/" : "", req->identity ? req->identity : "");
+        return buf;
+}
+
 static void log_dropped(const rs_req_t *req, const char *why) {
-        cs_log(CS_LOG_WARN, "ROOMSVC", "%s room %s%s%s dropped: %s",
-               cs_roomsvc_method(req->op), req->room,
-               req->identity ? " identity " : "",
-               req->identity ? req->identity : "", why);
+        char label[600];
+        cs_log(CS_LOG_WARN, "ROOMSVC", "%s dropped: %s",
+               req_label(req, label, sizeof(label)), why);
 }
 
 /* Appends @p req (taken over); drops the oldest request when full. */
@@ -404,14 +410,12 @@ static void *run(void *opaque) {
                 req.attempt++;
                 cs_roomsvc_outcome_t outcome =
                         attempt(rs, curl, &req, why, sizeof(why));
-                const char *method = cs_roomsvc_method(req.op);
-                const char *idsep = req.identity ? " identity " : "";
-                const char *id = req.identity ? req.identity : "";
+                char label[600];
+                req_label(&req, label, sizeof(label));
                 pthread_mutex_lock(&rs->lock);
                 if (outcome == CS_ROOMSVC_DONE) {
                         atomic_fetch_add(&rs->done, 1);
-                        cs_log(CS_LOG_DEBUG, "ROOMSVC", "%s room %s%s%s: done (%s)",
-                               method, req.room, idsep, id, why);
+                        cs_log(CS_LOG_DEBUG, "ROOMSVC", "%s done (%s)", label, why);
                         req_free(&req);
                 } else if (outcome == CS_ROOMSVC_RETRY &&
                            req.attempt < CS_ROOMSVC_MAX_ATTEMPTS &&
@@ -419,10 +423,9 @@ static void *run(void *opaque) {
                         int64_t wait = cs_roomsvc_backoff_ms(req.attempt);
                         atomic_fetch_add(&rs->retried, 1);
                         cs_log(CS_LOG_WARN, "ROOMSVC",
-                               "%s room %s%s%s: attempt %d failed (%s); retry "
-                               "in %" PRId64 " ms",
-                               method, req.room, idsep, id, req.attempt, why,
-                               wait);
+                               "%s attempt %d failed (%s); retry in %" PRId64
+                               " ms",
+                               label, req.attempt, why, wait);
                         req.due = mono_ms() + wait;
                         queue_push(rs, &req);
                 } else if (outcome == CS_ROOMSVC_RETRY && rs->stopping) {
@@ -432,8 +435,8 @@ static void *run(void *opaque) {
                 } else {
                         atomic_fetch_add(&rs->failed, 1);
                         cs_log(CS_LOG_ERR, "ROOMSVC",
-                               "%s room %s%s%s: given up after %d attempt(s): %s",
-                               method, req.room, idsep, id, req.attempt, why);
+                               "%s given up after %d attempt(s): %s", label,
+                               req.attempt, why);
                         req_free(&req);
                 }
         }

@@ -258,7 +258,7 @@ int main(void) {
                             "backoff %.3f %.3f %.3f", ts[1] - ts[0],
                             ts[2] - ts[1], ts[3] - ts[2]);
         }
-        env_worker_wait_log(env, 0, "DeleteRoom room room-r: attempt 3 failed (HTTP 500", 1, 5000);
+        env_worker_wait_log(env, 0, "DeleteRoom [room-r] attempt 3 failed (HTTP 500", 1, 5000);
 
         /* 3. A RoomService that hangs delays no command. */
         set_mode("hang");
