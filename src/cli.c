@@ -796,8 +796,10 @@ static int stats(mongoc_collection_t *coll, const cli_opts_t *o) {
                 free(talk.v);
                 return 1;
         }
-        qsort(answer.v, answer.cnt, sizeof(int64_t), cmp_i64);
-        qsort(talk.v, talk.cnt, sizeof(int64_t), cmp_i64);
+        if (answer.cnt)
+                qsort(answer.v, answer.cnt, sizeof(int64_t), cmp_i64);
+        if (talk.cnt)
+                qsort(talk.v, talk.cnt, sizeof(int64_t), cmp_i64);
         int64_t med = pct(&answer, 50), p50 = pct(&talk, 50), p90 = pct(&talk, 90),
                 p99 = pct(&talk, 99);
 

@@ -229,7 +229,7 @@ int main(void) {
         wait_request("RemoveParticipant", "room-g", "carol", 200, 10000);
         wait_request("RemoveParticipant", "room-g", "alice", 200, 10000);
         wait_request("DeleteRoom", "room-g", NULL, 200, 10000);
-        env_wait_call(env, "room-g", "ended", "hung_up");
+        bson_destroy(env_wait_call(env, "room-g", "ended", "hung_up"));
         TEST_INTEQ(count("RemoveParticipant", "room-g", "bob", -1), 1);
 
         /* 2. 500 three times, then 200: retried with backoff. */
