@@ -4,6 +4,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config librdkafka-dev libprotobuf-c-dev \
       protobuf-c-compiler libjwt-dev libmongoc-dev libbson-dev libyaml-dev \
+      libcurl4-openssl-dev libjansson-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -15,6 +16,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCALLSIG_BUILD_TESTS=OFF \
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       librdkafka1 libprotobuf-c1 libjwt0 libmongoc-1.0-0 libbson-1.0-0 libyaml-0-2 \
+      libcurl4 libjansson4 \
       ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/callsig /usr/local/bin/callsig

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config
       librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libjwt-dev
-      libmongoc-dev libbson-dev libyaml-dev
+      libmongoc-dev libbson-dev libyaml-dev libcurl4-openssl-dev libjansson-dev
       kcat curl python3 python3-mockupdb python3-mongomock python3-pymongo
       nodejs npm)
 missing=()

@@ -54,6 +54,7 @@ typedef enum cs_prop_type_e {
 #define CS_PROP_F_TEMPLATE 0x08  /* a topic name with {user} once */
 #define CS_PROP_F_ENUM_TEXT 0x10 /* enum stored as its name (char *) */
 #define CS_PROP_F_URI 0x20       /* password in the URI redacted in dumps */
+#define CS_PROP_F_EMPTY_OK 0x40  /* "" is a value (meaning: off / derived) */
 
 typedef struct cs_prop_s {
         const char *name; /* dotted key: "section.leaf" */
@@ -123,6 +124,11 @@ static const cs_prop_t cs_props[] = {
      "bytes. Never logged; `[redacted]` in dumps."},
     {"livekit.token_ttl", CS_PROP_INT, CS_OFF(livekit_token_ttl), "3600", 60,
      86400, NULL, 0, "Lifetime of issued access tokens, seconds."},
+    {"livekit.api_url", CS_PROP_STRING, CS_OFF(livekit_api_url), "", 0, 0,
+     NULL, CS_PROP_F_EMPTY_OK,
+     "LiveKit HTTP API (`http://` or `https://`) for RoomService calls "
+     "(RemoveParticipant, DeleteRoom); empty: derived from `livekit.url` "
+     "(`ws` becomes `http`, `wss` becomes `https`)."},
     {"signal.default_timeout", CS_PROP_INT, CS_OFF(signal_default_timeout),
      "35", 1, 3600, NULL, 0,
      "Ring timeout when the invitation says 0, seconds; at most "
@@ -457,7 +463,7 @@ static int cs_prop_parse(const cs_prop_t *prop, const char *text,
         int r;
 
         chg->prop = prop;
-        if (!*text) {
+        if (!*text && !(prop->flags & CS_PROP_F_EMPTY_OK)) {
                 cs_errf(problem, problem_size, "empty value");
                 return -1;
         }
@@ -1341,6 +1347,14 @@ int cs_config_validate(const cs_config_t *conf, char *errstr,
                         conf->signal_max_timeout);
                 return -1;
         }
+        if (conf->livekit_api_url[0] &&
+            strncmp(conf->livekit_api_url, "http://", 7) &&
+            strncmp(conf->livekit_api_url, "https://", 8)) {
+                cs_errf(errstr, errstr_size,
+                        "livekit.api_url: must start with http:// or "
+                        "https:// (or be empty)");
+                return -1;
+        }
         if (!strcmp(conf->topic_commands, conf->topic_dlq)) {
                 cs_errf(errstr, errstr_size,
                         "topics.dlq: must differ from topics.commands");
@@ -1507,7 +1521,9 @@ void cs_config_write_help(FILE *fp) {
         for (size_t i = 0; i < CS_ARRAY_SIZE(cs_props); i++) {
                 const cs_prop_t *prop = &cs_props[i];
                 fprintf(fp, "  %-30s ", prop->name);
-                if (prop->def)
+                if (prop->def && !*prop->def)
+                        fputs("(empty)", fp);
+                else if (prop->def)
                         fputs(prop->def, fp);
                 else
                         fputs("(required)", fp);
@@ -1581,7 +1597,9 @@ void cs_config_write_reference(FILE *fp) {
                               fp);
                         break;
                 }
-                if (prop->def)
+                if (prop->def && !*prop->def)
+                        fputs(" | empty | ", fp);
+                else if (prop->def)
                         fprintf(fp, " | `%s` | ", prop->def);
                 else
                         fputs(" | none: required | ", fp);

@@ -52,6 +52,7 @@ typedef struct cs_config_s {
         char *livekit_api_key;
         char *livekit_api_secret; /* never logged, redacted in dumps */
         int64_t livekit_token_ttl; /* seconds */
+        char *livekit_api_url; /* RoomService base URL; "" = from livekit_url */
 
         int64_t signal_default_timeout; /* seconds */
         int64_t signal_max_timeout;     /* seconds */

@@ -51,6 +51,7 @@ cs_handler_t *cs_handler_new(const cs_config_t *conf, cs_store_t *store) {
                                 strlen(secret));
         memcpy(h->room_key, &a, 8);
         memcpy(h->room_key + 8, &b, 8);
+        h->roomsvc = cs_roomsvc_new(conf);
         return h;
 }
 
@@ -58,6 +59,7 @@ void cs_handler_destroy(cs_handler_t *h) {
         if (!h)
                 return;
         cs_strv_clear(&h->timer_skip);
+        cs_roomsvc_destroy(h->roomsvc);
         free(h);
 }
 

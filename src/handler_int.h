@@ -20,6 +20,7 @@
 #include "codec.h"
 #include "config.h"
 #include "handler.h"
+#include "roomsvc.h"
 #include "store.h"
 
 /* Conditional-update attempts before a command gives up (1009). */
@@ -42,6 +43,7 @@ struct cs_handler_s {
         cs_strv_t timer_skip;  /* calls the timer cannot change: skipped */
         int64_t timer_skip_until; /* ms: when the skip list is retried */
         uint64_t timer_failures;  /* calls the timer could not change */
+        cs_roomsvc_t *roomsvc;    /* LiveKit room enforcement; NULL: off */
 };
 
 typedef Openim__V2__SignalReq signal_req_t;

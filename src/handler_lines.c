@@ -119,10 +119,14 @@ void hd_release_effect(cs_handler_t *h, const cs_call_t *call,
                 if (part)
                         release_logged(h, call, "user", part->user_id,
                                        part->line_claim);
+                /* Tokens cannot be revoked: take the user out of the room. */
+                cs_roomsvc_remove(h->roomsvc, call->room_id, eff->release.v[i]);
         }
         if (eff->release_group && call->group_id[0])
                 release_logged(h, call, "group", call->group_id,
                                call->group_claim);
+        if (eff->release_group)
+                cs_roomsvc_delete_room(h->roomsvc, call->room_id);
 }
 
 void hd_release_finished(cs_handler_t *h, const cs_call_t *call) {
@@ -130,11 +134,16 @@ void hd_release_finished(cs_handler_t *h, const cs_call_t *call) {
                 const cs_participant_t *part = &call->parts[i];
                 /* Busy participants never held a line of this call. */
                 if (part->state != CS_PART_BUSY &&
-                    !cs_call_user_is_live(call, part->user_id))
+                    !cs_call_user_is_live(call, part->user_id)) {
                         release_logged(h, call, "user", part->user_id,
                                        part->line_claim);
+                        cs_roomsvc_remove(h->roomsvc, call->room_id,
+                                          part->user_id);
+                }
         }
         if (!cs_call_is_live(call) && call->group_id[0])
                 release_logged(h, call, "group", call->group_id,
                                call->group_claim);
+        if (!cs_call_is_live(call))
+                cs_roomsvc_delete_room(h->roomsvc, call->room_id);
 }

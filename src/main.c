@@ -11,6 +11,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "cli.h"
 #include "clientconf.h"
 #include "common.h"
 #include "config.h"
@@ -30,6 +31,7 @@ static void usage(FILE *fp) {
         fprintf(fp,
                 "usage: callsig [--config FILE] [--check-config | --dump-config]\n"
                 "       callsig --config-reference | --help | --version\n"
+                "       callsig history (--user ID | --room ID) | stats  [--help]\n"
                 "\n"
                 "callsig %s: the OpenIM call-signaling worker. It consumes SignalCommands\n"
                 "from Kafka, keeps call records in MongoDB, mints LiveKit tokens and\n"
@@ -57,6 +59,10 @@ int main(int argc, char **argv) {
         char errstr[1024];
         int rc = 2;
         cs_config_t *conf = NULL;
+
+        /* callsig history | stats: the operators' CLI (cli.c). */
+        if (argc > 1 && cs_cli_is_command(argv[1]))
+                return cs_cli_main(argc - 1, argv + 1, environ);
 
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];

@@ -1014,7 +1014,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 22);
+                TEST_INTEQ(n, 23);
         }
         free(got);
         free(want);
@@ -1027,6 +1027,7 @@ static const char *const all_keys[] = {
                 "push.topic", "mongodb.uri", "mongodb.database",
                 "mongodb.retry_max_backoff_ms", "livekit.url",
                 "livekit.api_key", "livekit.api_secret", "livekit.token_ttl",
+                "livekit.api_url",
                 "signal.default_timeout", "signal.max_timeout",
                 "signal.max_invitees", "signal.timer_interval_ms",
                 "signal.operation_retention", "signal.command_max_age",
@@ -1118,6 +1119,35 @@ static void test_example(void) {
         cs_config_destroy(def);
 }
 
+/* livekit.api_url: empty by default (derived from livekit.url), an empty
+ * value is accepted where other strings refuse one, and only http(s)://
+ * passes validation. */
+static void test_api_url(void) {
+        cs_config_t *conf = cs_config_new();
+        char errstr[512] = "";
+        char *envp[] = {"CALLSIG_LIVEKIT_API_URL=", NULL};
+
+        TEST_STREQ(conf->livekit_api_url, "");
+        set_livekit(conf, "devkey", SECRET);
+        validate_ok(conf);
+        free(conf->livekit_api_url);
+        conf->livekit_api_url = strdup("ws://lk:7880");
+        validate_err(conf, "livekit.api_url: must start with http:// or "
+                           "https:// (or be empty)");
+        free(conf->livekit_api_url);
+        conf->livekit_api_url = strdup("https://lk.example.com");
+        validate_ok(conf);
+        TEST_INTEQ(cs_config_apply_env(conf, envp, errstr, sizeof(errstr)),
+                   0);
+        TEST_STREQ(conf->livekit_api_url, "");
+        cs_config_destroy(conf);
+
+        conf = load_ok("livekit: {api_url: \"http://127.0.0.1:7880\"}\n");
+        TEST_STREQ(conf->livekit_api_url, "http://127.0.0.1:7880");
+        cs_config_destroy(conf);
+        load_err("livekit: {url: \"\"}\n", "1:16: livekit.url: empty value");
+}
+
 int main(void) {
         atexit(tmp_cleanup); /* also when an assertion exits early */
         test_defaults();
@@ -1134,5 +1164,6 @@ int main(void) {
         test_reference();
         test_help();
         test_example();
+        test_api_url();
         return test_done();
 }
