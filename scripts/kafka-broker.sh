@@ -3,8 +3,8 @@
 # single-node KRaft process (broker and controller) on 127.0.0.1.
 #
 #   scripts/kafka-broker.sh fetch          resolve the broker's jars (cached)
-#   scripts/kafka-broker.sh start DIR      format DIR, start, wait until it
-#                                          answers metadata, print host:port
+#   scripts/kafka-broker.sh start DIR      (re)format DIR, start, wait until
+#                                          it answers metadata, print host:port
 #   scripts/kafka-broker.sh stop DIR       SIGTERM, then SIGKILL after 30 s
 #   scripts/kafka-broker.sh kill DIR       SIGKILL (for chaos tests)
 #   scripts/kafka-broker.sh restart DIR    stop if running, start again on the
@@ -168,7 +168,9 @@ start() {
   fetch
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  if pid_of "$dir" >/dev/null; then die "a broker already runs in $dir"; fi
+  # start means a fresh broker: one left over in DIR (an interrupted run)
+  # is stopped and its data dropped.
+  if pid_of "$dir" >/dev/null; then say "a broker still runs in $dir: stopping it"; stop "$dir"; fi
   rm -rf "$dir/data" "$dir/broker.log" "$dir/broker.out"
   port=$(free_port); cport=$(free_port)
   while [ "$cport" = "$port" ]; do cport=$(free_port); done
