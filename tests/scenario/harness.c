@@ -184,6 +184,9 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
                 rd_kafka_conf_set(conf, "group.id", env->real ? group : "harness",
                                   NULL, 0);
                 rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+                /* Looking a topic up must never create it (first-contact
+                 * tests wait for callsig to create it). */
+                rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "100", NULL, 0);
                 /* A Fetch in flight when the mock's brokers go down gets no
@@ -407,6 +410,14 @@ void env_require_mock(void) {
                 return;
         fprintf(stderr, "skipped: needs the mock cluster (its fault injection)\n");
         exit(77); /* ctest: SKIP_RETURN_CODE */
+}
+
+void env_require_real(void) {
+        if (env_is_real())
+                return;
+        fprintf(stderr, "skipped: needs a real broker (CALLSIG_TEST_KAFKA=real, "
+                        "ctest -L real)\n");
+        exit(77);
 }
 
 /* @returns the suite's broker address (static buf); fails if there is none. */
@@ -1017,16 +1028,35 @@ void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
         flush_commands(env);
 }
 
+static const char *default_key(const cmd_t *c) {
+        return c->inv.roomid && c->inv.roomid[0] ? c->inv.roomid
+               : c->token.roomid && c->token.roomid[0] ? c->token.roomid
+                                                        : c->cmd.sendid;
+}
+
 void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition) {
         size_t len;
         uint8_t *buf = cmd_pack(c, &len);
-        if (!key)
-                key = c->inv.roomid && c->inv.roomid[0] ? c->inv.roomid
-                      : c->token.roomid && c->token.roomid[0] ? c->token.roomid
-                                                               : c->cmd.sendid;
-        env_send_raw(env, buf, len, key, partition);
+        env_send_raw(env, buf, len, key ? key : default_key(c), partition);
         free(buf);
         cmd_free(c);
+}
+
+void env_send_async(env_t *env, cmd_t *c) {
+        size_t len;
+        uint8_t *buf = cmd_pack(c, &len);
+        produce_command(env, buf, len, default_key(c), -1);
+        rd_kafka_poll(env->producer, 0);
+        free(buf);
+        cmd_free(c);
+}
+
+void env_flush(env_t *env, int timeout_ms) {
+        TEST_ASSERT(rd_kafka_flush(env->producer, env_ms(timeout_ms)) == 0,
+                    "flush: %d message(s) still undelivered",
+                    rd_kafka_outq_len(env->producer));
+        TEST_ASSERT(!env->last_dr_err, "delivery: %s",
+                    rd_kafka_err2str(env->last_dr_err));
 }
 
 /* ---- watching ---- */
@@ -1205,6 +1235,12 @@ void env_expect_quiet(env_t *env, const char *user, int ms) {
                                   s->kind ? s->kind : "?", user,
                                   s->operation_id ? s->operation_id : "-");
         }
+}
+
+const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp) {
+        pump(env, env_ms(ms));
+        *cntp = env->seen_cnt;
+        return env->seen;
 }
 
 int env_count(env_t *env, const char *user, const char *op, const char *kind,

@@ -62,6 +62,8 @@ bool env_is_real(void);
 /** Exits with ctest's skip code 77 ("skipped: needs the mock cluster") when
  *  the suite runs against a real broker; call it before env_start(). */
 void env_require_mock(void);
+/** The opposite: exits 77 unless the suite runs against a real broker. */
+void env_require_real(void);
 
 /** Starts an environment named @p name (used in topic and database names).
  *  Fails the test on any error. */
@@ -152,6 +154,11 @@ void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition);
  *  them at the same time. */
 void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
                    cmd_t *b, const char *key_b, int32_t part_b);
+/** Queues @p c (freed) for the command topic with its default key, without
+ *  waiting (load tests; the producer keeps retrying while the broker is
+ *  down); env_flush() waits for every ack. */
+void env_send_async(env_t *env, cmd_t *c);
+void env_flush(env_t *env, int timeout_ms);
 /** Produces raw bytes to the command topic. */
 void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
                   int32_t partition);
@@ -196,6 +203,10 @@ void env_expect_quiet(env_t *env, const char *user, int ms);
  *  (after polling @p ms, scaled). */
 int env_count(env_t *env, const char *user, const char *op,
               const char *kind, int ms);
+
+/** Polls for @p ms (scaled); @returns every message seen so far (taken or
+ *  not; valid until the next harness call that polls) and their count. */
+const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp);
 
 /** The reply payload; asserts kind reply. */
 Callsig__V1__SignalReply *seen_reply(seen_t *s);
