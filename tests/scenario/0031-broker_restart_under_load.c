@@ -28,9 +28,8 @@ static void tick(env_t *env, int64_t elapsed_ms, void *opaque) {
                 ch->killed_at = elapsed_ms;
         }
         if (ch->killed && !ch->restarted && elapsed_ms >= ch->killed_at + 2000) {
+                TEST_SAY("broker restart at %lld ms", (long long)elapsed_ms);
                 env_broker_restart(env);
-                TEST_SAY("broker answers again at %lld ms (restart asked at %lld ms)",
-                         (long long)elapsed_ms, (long long)ch->killed_at + 2000);
                 ch->restarted = true;
         }
 }
