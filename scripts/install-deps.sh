@@ -13,6 +13,10 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The test broker (scripts/kafka-broker.sh) runs on a JDK and is resolved by
+# maven; a JDK from elsewhere (an image's own) will do.
+command -v java >/dev/null || pkgs+=(default-jdk-headless)
+command -v mvn >/dev/null || pkgs+=(maven)
 # node/npm may come from elsewhere than Debian (nvm, nodesource): accept any.
 if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")

@@ -350,6 +350,7 @@ static void produce_errors(env_t *env) {
 }
 
 int main(void) {
+        env_require_mock(); /* injects faults with the mock cluster */
         env_t *env = env_start("outages", NULL);
         env_watch(env, "alice");
         env_watch(env, "bob");

@@ -15,10 +15,13 @@ TEST_MAIN_DEFS
 #define RQ(x) OPENIM__V2__SIGNAL_REQ__PAYLOAD_##x
 #define RS(x) OPENIM__V2__SIGNAL_RESP__PAYLOAD_##x
 
+/* The one push topic: "push" (a real broker: "push.<name>-<pid>"). */
+static char keyed_topic[256];
+
 /* Checks topic, key and recvID of a seen push message. */
 static void check_keyed(const seen_t *s, const char *user, const char *kind,
                         const char *op) {
-        TEST_STREQ(s->topic, "push");
+        TEST_STREQ(s->topic, keyed_topic);
         TEST_STREQ(s->key, user);
         TEST_STREQ(s->kind, kind);
         TEST_STREQ(s->operation_id, op);
@@ -81,6 +84,7 @@ static int topic_partitions(env_t *env, const char *topic) {
 int main(void) {
         env_opts_t opts = {.keyed = true};
         env_t *env = env_start("keyed", &opts);
+        snprintf(keyed_topic, sizeof(keyed_topic), "%s", env_push_topic(env, "alice"));
         env_watch(env, "alice");
         env_watch(env, "dave_x@y"); /* same topic: watched once */
 
@@ -127,9 +131,14 @@ int main(void) {
                            env_count(env, "dave_x@y", NULL, "notification", 0),
                    10);
         /* no per-user topic was produced to */
-        TEST_INTEQ(topic_partitions(env, "push.alice"), 0);
-        TEST_INTEQ(topic_partitions(env, "push.dave_5fx_40y"), 0);
-        TEST_ASSERT(topic_partitions(env, "push") > 0, "topic push exists");
+        /* push.{user} would have been <keyed topic>.<escaped user> */
+        char per_user[300];
+        snprintf(per_user, sizeof(per_user), "%s.alice", keyed_topic);
+        TEST_INTEQ(topic_partitions(env, per_user), 0);
+        snprintf(per_user, sizeof(per_user), "%s.dave_5fx_40y", keyed_topic);
+        TEST_INTEQ(topic_partitions(env, per_user), 0);
+        TEST_ASSERT(topic_partitions(env, keyed_topic) > 0, "topic %s exists",
+                    keyed_topic);
 
         env_verify_tokens(env);
         env_stop(env);

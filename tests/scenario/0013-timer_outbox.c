@@ -23,6 +23,7 @@ static int64_t mono_ms(void) {
 }
 
 int main(void) {
+        env_require_mock(); /* injects faults with the mock cluster */
         env_opts_t opts = {
                 .extra_yaml = "kafka.producer.message.timeout.ms: 3000\n",
         };

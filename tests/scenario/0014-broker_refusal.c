@@ -14,6 +14,7 @@
 TEST_MAIN_DEFS
 
 int main(void) {
+        env_require_mock(); /* injects faults with the mock cluster */
         env_t *env = env_start("refusal", NULL);
         env_watch(env, "alice");
         env_watch(env, "bob");

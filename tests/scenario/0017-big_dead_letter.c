@@ -22,8 +22,8 @@ TEST_MAIN_DEFS
 static bool dlq_has_header(env_t *env, const char *want) {
         char cmd[800], line[4096];
         snprintf(cmd, sizeof(cmd),
-                 "kcat -b '%s' -C -t signal.dlq -o beginning -e -q -f '%%h\\n' 2>/dev/null",
-                 env_bootstraps(env));
+                 "kcat -b '%s' -C -t '%s' -o beginning -e -q -f '%%h\\n' 2>/dev/null",
+                 env_bootstraps(env), env_dlq_topic(env));
         FILE *fp = popen(cmd, "r");
         TEST_ASSERT(fp, "popen kcat");
         bool found = false;

@@ -57,6 +57,7 @@ static int both_logs(env_t *env, const char *needle) {
 }
 
 int main(void) {
+        env_require_mock(); /* injects faults with the mock cluster */
         env_opts_t opts = {
                 .workers = 2,
                 .extra_yaml = "kafka.producer.message.timeout.ms: 40000\n"

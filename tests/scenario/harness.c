@@ -5,6 +5,13 @@
  * as an outside client (its own producer and consumer over TCP); callsig
  * runs as child processes with stdout/stderr in <dir>/worker<N>.log; the
  * MongoDB-wire server runs as a child process of /usr/bin/python3.
+ *
+ * With CALLSIG_TEST_KAFKA=real there is no mock cluster: the test uses the
+ * Apache Kafka broker the suite started (scripts/kafka-broker.sh, bootstrap
+ * in CALLSIG_TEST_KAFKA_BOOTSTRAP or CALLSIG_TEST_KAFKA_DIR/bootstrap), or
+ * one of its own (env_opts_t.own_broker), and every name it uses on the
+ * broker (topics, consumer groups) carries "<name>-<pid>", so tests that run
+ * at the same time never meet. The topics are deleted by env_stop().
  */
 #include "harness.h"
 
@@ -37,6 +44,12 @@ typedef struct token_check_s {
 
 struct env_s {
         char name[64];
+        bool real;              /* a real broker, not the mock cluster */
+        char sfx[96];           /* "<name>-<pid>": in every name on a real broker */
+        char commands_topic[200];
+        char dlq_topic[200];
+        char group[200];        /* the workers' consumer group */
+        char broker_dir[300];   /* own broker (env_opts_t.own_broker), or "" */
         char dir[256];
         char config_path[300];
         rd_kafka_t *mock_rk;
@@ -166,8 +179,14 @@ static rd_kafka_t *new_client(env_t *env, rd_kafka_type_t type) {
                 rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
                 rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
         } else {
-                rd_kafka_conf_set(conf, "group.id", "harness", NULL, 0);
+                char group[160];
+                snprintf(group, sizeof(group), "harness-%s", env->sfx);
+                rd_kafka_conf_set(conf, "group.id", env->real ? group : "harness",
+                                  NULL, 0);
                 rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+                /* Looking a topic up must never create it (first-contact
+                 * tests wait for callsig to create it). */
+                rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", NULL, 0);
                 rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "100", NULL, 0);
                 /* A Fetch in flight when the mock's brokers go down gets no
@@ -379,6 +398,183 @@ void env_worker_wait_log(env_t *env, int idx, const char *needle, int count,
         }
 }
 
+/* ---- a real broker ---- */
+
+bool env_is_real(void) {
+        const char *k = getenv("CALLSIG_TEST_KAFKA");
+        return k && !strcmp(k, "real");
+}
+
+void env_require_mock(void) {
+        if (!env_is_real())
+                return;
+        fprintf(stderr, "skipped: needs the mock cluster (its fault injection)\n");
+        exit(77); /* ctest: SKIP_RETURN_CODE */
+}
+
+void env_require_real(void) {
+        if (env_is_real())
+                return;
+        fprintf(stderr, "skipped: needs a real broker (CALLSIG_TEST_KAFKA=real, "
+                        "ctest -L real)\n");
+        exit(77);
+}
+
+/* @returns the suite's broker address (static buf); fails if there is none. */
+static const char *real_bootstrap(void) {
+        static char buf[256];
+        const char *bs = getenv("CALLSIG_TEST_KAFKA_BOOTSTRAP");
+        if (bs && *bs)
+                return bs;
+        const char *dir = getenv("CALLSIG_TEST_KAFKA_DIR");
+        TEST_ASSERT(dir && *dir, "CALLSIG_TEST_KAFKA=real needs "
+                    "CALLSIG_TEST_KAFKA_BOOTSTRAP or CALLSIG_TEST_KAFKA_DIR");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/bootstrap", dir);
+        char *text = read_file(path);
+        snprintf(buf, sizeof(buf), "%s", text);
+        free(text);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        TEST_ASSERT(buf[0], "no broker address in %s (is the broker started? "
+                    "scripts/kafka-broker.sh start %s)", path, dir);
+        return buf;
+}
+
+/* Runs scripts/kafka-broker.sh @p verb on the environment's own broker;
+ * its stdout (the bootstrap address) goes to <broker_dir>/last.out. */
+static void env_broker(const char *verb, env_t *env) {
+        char cmd[4096];
+        snprintf(cmd, sizeof(cmd), "'%s' %s '%s' > '%s/last.out' 2>> '%s/script.log'",
+                 env_source_path("scripts/kafka-broker.sh"), verb,
+                 env->broker_dir, env->dir, env->dir);
+        int64_t t0 = now_ms();
+        int rc = system(cmd);
+        char log[400];
+        snprintf(log, sizeof(log), "%s/script.log", env->dir);
+        if (rc != 0) {
+                char *text = read_file(log);
+                TEST_FAIL("kafka-broker.sh %s failed (%d):\n%s", verb, rc, text);
+        }
+        TEST_SAY("kafka-broker.sh %s: %lld ms", verb, (long long)(now_ms() - t0));
+}
+
+static void start_own_broker(env_t *env) {
+        snprintf(env->broker_dir, sizeof(env->broker_dir), "%s/kafka", env->dir);
+        env_broker("start", env);
+        char path[400];
+        snprintf(path, sizeof(path), "%s/last.out", env->dir);
+        char *text = read_file(path);
+        text[strcspn(text, "\r\n")] = '\0';
+        TEST_ASSERT(text[0], "kafka-broker.sh start printed no address");
+        env->bootstraps = text;
+}
+
+void env_broker_kill(env_t *env) {
+        TEST_ASSERT(env->broker_dir[0], "env_broker_kill needs own_broker");
+        env_broker("kill", env);
+}
+
+void env_broker_restart(env_t *env) {
+        TEST_ASSERT(env->broker_dir[0], "env_broker_restart needs own_broker");
+        env_broker("restart", env);
+}
+
+/* Waits until @p rk's metadata shows @p topic with all partitions led;
+ * @returns its partition count (0 if it never did). Asking for it also makes
+ * a producer know it at once (librdkafka 2.0.2 looks for unknown topics only
+ * once a second). */
+static int wait_topic(env_t *env, rd_kafka_t *rk, const char *topic,
+                      int timeout_ms) {
+        (void)env;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int partitions = 0;
+        int64_t deadline = now_ms() + env_ms(timeout_ms);
+        while (!partitions && now_ms() < deadline) {
+                const struct rd_kafka_metadata *md = NULL;
+                if (rd_kafka_metadata(rk, 0, rkt, &md, env_ms(2000)) == 0) {
+                        if (md->topic_cnt == 1 && !md->topics[0].err) {
+                                partitions = md->topics[0].partition_cnt;
+                                for (int p = 0; p < partitions; p++)
+                                        if (md->topics[0].partitions[p].leader < 0)
+                                                partitions = 0;
+                        }
+                        rd_kafka_metadata_destroy(md);
+                }
+                if (!partitions)
+                        sleep_ms(50);
+        }
+        rd_kafka_topic_destroy(rkt);
+        return partitions;
+}
+
+/* Creates @p topic on the real broker (an existing one stays as it is). */
+static void create_topic(env_t *env, const char *topic, int partitions) {
+        char errstr[512];
+        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1,
+                                                        errstr, sizeof(errstr));
+        TEST_ASSERT(nt, "NewTopic %s: %s", topic, errstr);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(env->producer);
+        rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(
+                env->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_operation_timeout(ao, env_ms(10000), errstr,
+                                                    sizeof(errstr));
+        rd_kafka_AdminOptions_set_request_timeout(ao, env_ms(15000), errstr,
+                                                  sizeof(errstr));
+        rd_kafka_CreateTopics(env->producer, &nt, 1, ao, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, env_ms(20000));
+        TEST_ASSERT(ev, "CreateTopics %s: no answer", topic);
+        TEST_ASSERT(!rd_kafka_event_error(ev), "CreateTopics %s: %s", topic,
+                    rd_kafka_event_error_string(ev));
+        size_t cnt;
+        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+                rd_kafka_event_CreateTopics_result(ev), &cnt);
+        TEST_ASSERT(cnt == 1, "CreateTopics %s: %zu results", topic, cnt);
+        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[0]);
+        TEST_ASSERT(!err || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+                    "CreateTopics %s: %s", topic,
+                    rd_kafka_topic_result_error_string(res[0]));
+        rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(ao);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_NewTopic_destroy(nt);
+        TEST_ASSERT(wait_topic(env, env->producer, topic, 15000) > 0,
+                    "created topic %s never showed in metadata", topic);
+}
+
+/* Deletes every topic whose name carries this environment's suffix. */
+static void delete_own_topics(env_t *env) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(env->producer, 1, NULL, &md, env_ms(5000))) {
+                TEST_SAY("no metadata: topics *.%s stay", env->sfx);
+                return;
+        }
+        rd_kafka_DeleteTopic_t **dels = calloc((size_t)md->topic_cnt + 1, sizeof(*dels));
+        TEST_ASSERT(dels, "calloc");
+        size_t n = 0;
+        char mark[120];
+        snprintf(mark, sizeof(mark), ".%s", env->sfx);
+        for (int i = 0; i < md->topic_cnt; i++) {
+                const char *t = md->topics[i].topic;
+                const char *at = strstr(t, mark);
+                if (at && (at[strlen(mark)] == '\0' || at[strlen(mark)] == '.'))
+                        dels[n++] = rd_kafka_DeleteTopic_new(t);
+        }
+        rd_kafka_metadata_destroy(md);
+        if (n) {
+                rd_kafka_queue_t *q = rd_kafka_queue_new(env->producer);
+                rd_kafka_DeleteTopics(env->producer, dels, n, NULL, q);
+                rd_kafka_event_t *ev = rd_kafka_queue_poll(q, env_ms(15000));
+                if (!ev || rd_kafka_event_error(ev))
+                        TEST_SAY("deleting topics *.%s: %s", env->sfx,
+                                 ev ? rd_kafka_event_error_string(ev) : "no answer");
+                if (ev)
+                        rd_kafka_event_destroy(ev);
+                rd_kafka_queue_destroy(q);
+                rd_kafka_DeleteTopic_destroy_array(dels, n);
+        }
+        free(dels);
+}
+
 /* ---- environment ---- */
 
 env_t *env_start(const char *name, const env_opts_t *opts) {
@@ -394,17 +590,40 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
         TEST_SAY("environment %s in %s", name, env->dir);
         signal(SIGPIPE, SIG_IGN);
 
-        /* The mock cluster lives in a client handle of its own. */
-        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-        rd_kafka_conf_set(mconf, "log_level", "3", NULL, 0);
-        env->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
-        TEST_ASSERT(env->mock_rk, "%s", errstr);
-        env->mcluster = rd_kafka_mock_cluster_new(env->mock_rk, 3);
-        TEST_ASSERT(env->mcluster, "mock cluster");
-        env->bootstraps = xstrdup(rd_kafka_mock_cluster_bootstraps(env->mcluster));
-        rd_kafka_mock_topic_create(env->mcluster, "signal.commands", 4, 3);
-        env->producer = new_client(env, RD_KAFKA_PRODUCER);
-        env->consumer = new_client(env, RD_KAFKA_CONSUMER);
+        env->real = env_is_real();
+        snprintf(env->sfx, sizeof(env->sfx), "%s-%d", name, (int)getpid());
+        snprintf(env->group, sizeof(env->group), "callsig-%s",
+                 env->real ? env->sfx : name);
+        if (env->real) {
+                snprintf(env->commands_topic, sizeof(env->commands_topic),
+                         "signal.commands.%s", env->sfx);
+                snprintf(env->dlq_topic, sizeof(env->dlq_topic), "signal.dlq.%s",
+                         env->sfx);
+                if (opts->own_broker)
+                        start_own_broker(env);
+                else
+                        env->bootstraps = xstrdup(real_bootstrap());
+                TEST_SAY("real broker %s, topics *.%s", env->bootstraps, env->sfx);
+                env->producer = new_client(env, RD_KAFKA_PRODUCER);
+                env->consumer = new_client(env, RD_KAFKA_CONSUMER);
+                create_topic(env, env->commands_topic, 4);
+        } else {
+                snprintf(env->commands_topic, sizeof(env->commands_topic),
+                         "signal.commands");
+                snprintf(env->dlq_topic, sizeof(env->dlq_topic), "signal.dlq");
+                /* The mock cluster lives in a client handle of its own. */
+                rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+                rd_kafka_conf_set(mconf, "log_level", "3", NULL, 0);
+                env->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr,
+                                            sizeof(errstr));
+                TEST_ASSERT(env->mock_rk, "%s", errstr);
+                env->mcluster = rd_kafka_mock_cluster_new(env->mock_rk, 3);
+                TEST_ASSERT(env->mcluster, "mock cluster");
+                env->bootstraps = xstrdup(rd_kafka_mock_cluster_bootstraps(env->mcluster));
+                rd_kafka_mock_topic_create(env->mcluster, "signal.commands", 4, 3);
+                env->producer = new_client(env, RD_KAFKA_PRODUCER);
+                env->consumer = new_client(env, RD_KAFKA_CONSUMER);
+        }
 
         start_mongo(env);
         mongoc_init();
@@ -414,12 +633,29 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
         env->conf = cs_config_new();
         if (opts->keyed)
                 env->conf->push_mode = CS_PUSH_KEYED;
+        char names[1024] = "";
+        if (env->real) {
+                char tmpl[200], keyed[200];
+                snprintf(tmpl, sizeof(tmpl), "push.%s.{user}", env->sfx);
+                snprintf(keyed, sizeof(keyed), "push.%s", env->sfx);
+                free(env->conf->push_topic_template);
+                env->conf->push_topic_template = xstrdup(tmpl);
+                free(env->conf->push_topic);
+                env->conf->push_topic = xstrdup(keyed);
+                snprintf(names, sizeof(names),
+                         "topics:\n"
+                         "  commands: %s\n"
+                         "  dlq: %s\n"
+                         "push.topic_template: \"%s\"\n"
+                         "push.topic: %s\n",
+                         env->commands_topic, env->dlq_topic, tmpl, keyed);
+        }
 
         char config[4096];
         snprintf(config, sizeof(config),
                  "kafka:\n"
                  "  brokers: \"%s\"\n"
-                 "  group_id: callsig-%s\n"
+                 "  group_id: %s\n"
                  "  consumer:\n"
                  "    session.timeout.ms: 6000\n"
                  "    heartbeat.interval.ms: 500\n"
@@ -443,10 +679,11 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "  mode: %s\n"
                  "log:\n"
                  "  level: debug\n"
-                 "%s",
-                 env->bootstraps, name, env->mongo_uri, env->mongo_db,
-                 opts->livekit_url ? opts->livekit_url : LK_URL,
-                 LK_KEY, LK_SECRET, opts->keyed ? "keyed" : "per_user",
+                 "%s%s",
+                 env->bootstraps, env->group, env->mongo_uri,
+                 env->mongo_db, opts->livekit_url ? opts->livekit_url : LK_URL,
+                 LK_KEY, LK_SECRET,
+                 opts->keyed ? "keyed" : "per_user", names,
                  opts->extra_yaml ? opts->extra_yaml : "");
         snprintf(env->config_path, sizeof(env->config_path), "%s/callsig.yaml",
                  env->dir);
@@ -457,7 +694,8 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                 env_worker_start(env);
         if (!opts->no_wait)
                 for (int i = 0; i < workers; i++)
-                        env_worker_wait_log(env, i, "assigned", 1, 30000);
+                        env_worker_wait_log(env, i, "assigned", 1,
+                                            env->real ? 60000 : 30000);
         return env;
 }
 
@@ -503,9 +741,15 @@ void env_stop(env_t *env) {
         rd_kafka_consumer_close(env->consumer);
         rd_kafka_destroy(env->consumer);
         rd_kafka_flush(env->producer, env_ms(5000));
+        if (env->real && !env->broker_dir[0])
+                delete_own_topics(env);
         rd_kafka_destroy(env->producer);
-        rd_kafka_mock_cluster_destroy(env->mcluster);
-        rd_kafka_destroy(env->mock_rk);
+        if (env->mcluster)
+                rd_kafka_mock_cluster_destroy(env->mcluster);
+        if (env->mock_rk)
+                rd_kafka_destroy(env->mock_rk);
+        if (env->broker_dir[0])
+                env_broker("stop", env);
         for (size_t i = 0; i < env->seen_cnt; i++)
                 seen_clear(&env->seen[i]);
         free(env->seen);
@@ -532,8 +776,10 @@ void env_stop(env_t *env) {
 rd_kafka_mock_cluster_t *env_cluster(env_t *env) { return env->mcluster; }
 const char *env_bootstraps(env_t *env) { return env->bootstraps; }
 const char *env_dir(env_t *env) { return env->dir; }
-const char *env_commands_topic(env_t *env) { (void)env; return "signal.commands"; }
-const char *env_dlq_topic(env_t *env) { (void)env; return "signal.dlq"; }
+const char *env_commands_topic(env_t *env) { return env->commands_topic; }
+const char *env_dlq_topic(env_t *env) { return env->dlq_topic; }
+const char *env_group_id(env_t *env) { return env->group; }
+bool env_real(env_t *env) { return env->real; }
 const char *env_mongo_uri(env_t *env) { return env->mongo_uri; }
 const char *env_mongo_db(env_t *env) { return env->mongo_db; }
 
@@ -746,7 +992,7 @@ void cmd_free(cmd_t *c) {
 static void produce_command(env_t *env, const void *buf, size_t len,
                             const char *key, int32_t partition) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-                env->producer, RD_KAFKA_V_TOPIC("signal.commands"),
+                env->producer, RD_KAFKA_V_TOPIC(env->commands_topic),
                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                 RD_KAFKA_V_VALUE((void *)(uintptr_t)buf, len),
                 RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
@@ -783,31 +1029,56 @@ void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
         flush_commands(env);
 }
 
+static const char *default_key(const cmd_t *c) {
+        return c->inv.roomid && c->inv.roomid[0] ? c->inv.roomid
+               : c->token.roomid && c->token.roomid[0] ? c->token.roomid
+                                                        : c->cmd.sendid;
+}
+
 void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition) {
         size_t len;
         uint8_t *buf = cmd_pack(c, &len);
-        if (!key)
-                key = c->inv.roomid && c->inv.roomid[0] ? c->inv.roomid
-                      : c->token.roomid && c->token.roomid[0] ? c->token.roomid
-                                                               : c->cmd.sendid;
-        env_send_raw(env, buf, len, key, partition);
+        env_send_raw(env, buf, len, key ? key : default_key(c), partition);
         free(buf);
         cmd_free(c);
 }
 
+void env_send_async(env_t *env, cmd_t *c) {
+        size_t len;
+        uint8_t *buf = cmd_pack(c, &len);
+        produce_command(env, buf, len, default_key(c), -1);
+        rd_kafka_poll(env->producer, 0);
+        free(buf);
+        cmd_free(c);
+}
+
+void env_flush(env_t *env, int timeout_ms) {
+        TEST_ASSERT(rd_kafka_flush(env->producer, env_ms(timeout_ms)) == 0,
+                    "flush: %d message(s) still undelivered",
+                    rd_kafka_outq_len(env->producer));
+        TEST_ASSERT(!env->last_dr_err, "delivery: %s",
+                    rd_kafka_err2str(env->last_dr_err));
+}
+
 /* ---- watching ---- */
 
-static void watch_topic(env_t *env, const char *topic) {
+/* Watches @p topic from its beginning. @p create: pre-create it (with one
+ * partition; the worker would auto-create it with the cluster default
+ * otherwise; an existing topic stays); else wait up to @p timeout_ms for it
+ * to appear. */
+static void watch_topic_ex(env_t *env, const char *topic, bool create,
+                           int timeout_ms) {
         for (size_t i = 0; i < env->watch_cnt; i++)
                 if (!strcmp(env->watches[i].topic, topic))
                         return;
-        /* Pre-create with one partition (the worker would auto-create it
-         * with the cluster default otherwise); an existing topic stays. */
-        rd_kafka_mock_topic_create(env->mcluster, topic, 1, 3);
+        if (create && env->real)
+                create_topic(env, topic, 1);
+        else if (create)
+                rd_kafka_mock_topic_create(env->mcluster, topic, 1, 3);
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(env->consumer, topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
         int partitions = 0;
-        int64_t deadline = now_ms() + env_ms(10000);
+        int64_t deadline = now_ms() + env_ms(timeout_ms);
         while (now_ms() < deadline) {
                 if (rd_kafka_metadata(env->consumer, 0, rkt, &md,
                                       env_ms(2000)) == 0) {
@@ -817,7 +1088,7 @@ static void watch_topic(env_t *env, const char *topic) {
                         if (partitions > 0)
                                 break;
                 }
-                sleep_ms(50);
+                sleep_ms(create ? 50 : 10);
         }
         rd_kafka_topic_destroy(rkt);
         TEST_ASSERT(partitions > 0, "no metadata for %s", topic);
@@ -835,6 +1106,10 @@ static void watch_topic(env_t *env, const char *topic) {
         env->watches[env->watch_cnt++].topic = xstrdup(topic);
 }
 
+static void watch_topic(env_t *env, const char *topic) {
+        watch_topic_ex(env, topic, true, 10000);
+}
+
 static const char *topic_of(env_t *env, const char *user) {
         static char topic[CS_TOPIC_MAX + 1];
         TEST_ASSERT(cs_topic_for_user(env->conf, user, topic, sizeof(topic)),
@@ -847,7 +1122,15 @@ void env_watch(env_t *env, const char *user) {
 }
 
 void env_watch_dlq(env_t *env) {
-        watch_topic(env, "signal.dlq");
+        watch_topic(env, env->dlq_topic);
+}
+
+void env_watch_created(env_t *env, const char *user, int timeout_ms) {
+        watch_topic_ex(env, topic_of(env, user), false, timeout_ms);
+}
+
+const char *env_push_topic(env_t *env, const char *user) {
+        return topic_of(env, user);
 }
 
 static char *header(const rd_kafka_message_t *rkm, const char *name) {
@@ -953,6 +1236,12 @@ void env_expect_quiet(env_t *env, const char *user, int ms) {
                                   s->kind ? s->kind : "?", user,
                                   s->operation_id ? s->operation_id : "-");
         }
+}
+
+const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp) {
+        pump(env, env_ms(ms));
+        *cntp = env->seen_cnt;
+        return env->seen;
 }
 
 int env_count(env_t *env, const char *user, const char *op, const char *kind,

@@ -16,9 +16,18 @@
  * The harness's consumer times a broker request out after 3 s (scaled), not
  * librdkafka's 60 s, so it resumes soon after the scenarios' broker outages.
  *
+ * With CALLSIG_TEST_KAFKA=real, Kafka is a real Apache Kafka broker instead
+ * of the mock cluster: the suite's (scripts/kafka-broker.sh, started once by
+ * the ctest fixture; CALLSIG_TEST_KAFKA_BOOTSTRAP or the bootstrap file in
+ * CALLSIG_TEST_KAFKA_DIR), or the test's own (env_opts_t.own_broker). Every
+ * topic and consumer group then carries "<name>-<pid>" (env_commands_topic(),
+ * env_dlq_topic(), env_push_topic()); env_cluster() is NULL, and a test that
+ * needs the mock's fault injection calls env_require_mock() first.
+ *
  * Environment variables read: CALLSIG_TEST_BIN (the binary, set by ctest),
  * CALLSIG_TEST_SOURCE_DIR (the repo, set by ctest), CALLSIG_TEST_MONGODB_URI,
- * CALLSIG_TEST_TIMEOUT_MULTIPLIER, CALLSIG_TEST_KEEP (keep the temp dir).
+ * CALLSIG_TEST_TIMEOUT_MULTIPLIER, CALLSIG_TEST_KEEP (keep the temp dir),
+ * CALLSIG_TEST_KAFKA, CALLSIG_TEST_KAFKA_BOOTSTRAP, CALLSIG_TEST_KAFKA_DIR.
  */
 #ifndef CALLSIG_HARNESS_H
 #define CALLSIG_HARNESS_H
@@ -46,7 +55,17 @@ typedef struct env_opts_s {
         bool no_wait;            /* do not wait for partition assignment */
         const char *livekit_url; /* livekit.url of the workers (NULL: LK_URL,
                                     a fake); 0040 sets a real server's */
+        bool own_broker;         /* real broker mode: start a broker of the
+                                  * test's own (for env_broker_kill()) */
 } env_opts_t;
+
+/** @returns true when CALLSIG_TEST_KAFKA=real (a real broker). */
+bool env_is_real(void);
+/** Exits with ctest's skip code 77 ("skipped: needs the mock cluster") when
+ *  the suite runs against a real broker; call it before env_start(). */
+void env_require_mock(void);
+/** The opposite: exits 77 unless the suite runs against a real broker. */
+void env_require_real(void);
 
 /** Starts an environment named @p name (used in topic and database names).
  *  Fails the test on any error. */
@@ -57,11 +76,24 @@ env_t *env_start(const char *name, const env_opts_t *opts);
 void env_stop(env_t *env);
 
 /* ---- accessors ---- */
+/** The mock cluster; NULL on a real broker. */
 rd_kafka_mock_cluster_t *env_cluster(env_t *env);
+/** @returns true if @p env runs on a real broker. */
+bool env_real(env_t *env);
 const char *env_bootstraps(env_t *env);
 const char *env_dir(env_t *env);
 const char *env_commands_topic(env_t *env);
 const char *env_dlq_topic(env_t *env);
+/** The workers' consumer group. */
+const char *env_group_id(env_t *env);
+/** @returns @p user's push topic (static buf, valid until the next call). */
+const char *env_push_topic(env_t *env, const char *user);
+
+/* ---- the test's own broker (own_broker) ---- */
+/** SIGKILLs the broker (scripts/kafka-broker.sh kill). */
+void env_broker_kill(env_t *env);
+/** Starts it again on the same data and ports; returns once it answers. */
+void env_broker_restart(env_t *env);
 const char *env_mongo_uri(env_t *env);
 const char *env_mongo_db(env_t *env);
 /** @returns the path of a test asset under the source tree (static buf). */
@@ -124,6 +156,11 @@ void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition);
  *  them at the same time. */
 void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
                    cmd_t *b, const char *key_b, int32_t part_b);
+/** Queues @p c (freed) for the command topic with its default key, without
+ *  waiting (load tests; the producer keeps retrying while the broker is
+ *  down); env_flush() waits for every ack. */
+void env_send_async(env_t *env, cmd_t *c);
+void env_flush(env_t *env, int timeout_ms);
 /** Produces raw bytes to the command topic. */
 void env_send_raw(env_t *env, const void *buf, size_t len, const char *key,
                   int32_t partition);
@@ -150,6 +187,9 @@ typedef struct seen_s {
 void env_watch(env_t *env, const char *user);
 /** Watches the dead-letter topic. */
 void env_watch_dlq(env_t *env);
+/** Like env_watch() but does not create the topic: waits up to @p timeout_ms
+ *  (scaled) for callsig to create it (first-contact tests). */
+void env_watch_created(env_t *env, const char *user, int timeout_ms);
 
 /** Waits for the next not-yet-taken reply to @p user whose operation-id is
  *  @p op; fails the test after the deadline. */
@@ -165,6 +205,10 @@ void env_expect_quiet(env_t *env, const char *user, int ms);
  *  (after polling @p ms, scaled). */
 int env_count(env_t *env, const char *user, const char *op,
               const char *kind, int ms);
+
+/** Polls for @p ms (scaled); @returns every message seen so far (taken or
+ *  not; valid until the next harness call that polls) and their count. */
+const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp);
 
 /** The reply payload; asserts kind reply. */
 Callsig__V1__SignalReply *seen_reply(seen_t *s);
