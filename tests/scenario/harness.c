@@ -10,7 +10,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -50,6 +54,7 @@ struct env_s {
         char mongo_db[128];
         mongoc_client_t *mongo;
         pid_t workers[MAX_WORKERS];
+        int http_port[MAX_WORKERS]; /* each worker's http.listen port */
         int worker_status[MAX_WORKERS];
         bool worker_exited[MAX_WORKERS];
         int worker_cnt;
@@ -274,6 +279,76 @@ static void start_mongo(env_t *env) {
 
 /* ---- workers ---- */
 
+/* A TCP port nobody listens on now (the kernel's choice). */
+static int free_port(void) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        TEST_ASSERT(fd >= 0, "socket");
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t slen = sizeof(sin);
+        TEST_ASSERT(!bind(fd, (struct sockaddr *)&sin, sizeof(sin)), "bind");
+        TEST_ASSERT(!getsockname(fd, (struct sockaddr *)&sin, &slen), "getsockname");
+        close(fd);
+        return ntohs(sin.sin_port);
+}
+
+int env_worker_http_port(env_t *env, int idx) {
+        return env->http_port[idx];
+}
+
+/* Collects a response body. */
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        http_reply_t *r = userdata;
+        size_t n = size * nmemb;
+        r->body = realloc(r->body, r->len + n + 1);
+        TEST_ASSERT(r->body, "out of memory");
+        memcpy(r->body + r->len, ptr, n);
+        r->len += n;
+        r->body[r->len] = '\0';
+        return n;
+}
+
+http_reply_t env_http(env_t *env, int idx, const char *method, const char *path,
+                      const char *auth, const void *body, size_t len) {
+        http_reply_t r = {0};
+        char url[256];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", env->http_port[idx], path);
+        CURL *curl = curl_easy_init();
+        TEST_ASSERT(curl, "curl_easy_init");
+        struct curl_slist *hdrs = NULL;
+        char auth_hdr[8192];
+        if (auth) {
+                snprintf(auth_hdr, sizeof(auth_hdr), "Authorization: %s", auth);
+                hdrs = curl_slist_append(hdrs, auth_hdr);
+        }
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/webhook+json");
+        hdrs = curl_slist_append(hdrs, "Expect:");
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)env_ms(30000));
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
+        if (!strcmp(method, "POST")) {
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        }
+        CURLcode cc = curl_easy_perform(curl);
+        if (cc == CURLE_OK) {
+                long status = 0;
+                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+                r.status = (int)status;
+        } else {
+                r.status = -1;
+                TEST_SAY("%s %s: %s", method, url, curl_easy_strerror(cc));
+        }
+        if (!r.body)
+                r.body = xstrdup("");
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(curl);
+        return r;
+}
+
 int env_worker_start(env_t *env) {
         TEST_ASSERT(env->worker_cnt < MAX_WORKERS, "too many workers");
         int idx = env->worker_cnt++;
@@ -281,10 +356,14 @@ int env_worker_start(env_t *env) {
         snprintf(log_path, sizeof(log_path), "%s/worker%d.log", env->dir, idx);
         const char *bin = getenv("CALLSIG_TEST_BIN");
         TEST_ASSERT(bin, "CALLSIG_TEST_BIN is not set (run through ctest)");
+        env->http_port[idx] = free_port();
+        char listen_at[64];
+        snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", env->http_port[idx]);
         pid_t pid = fork();
         TEST_ASSERT(pid >= 0, "fork");
         if (pid == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the test */
+                setenv("CALLSIG_HTTP_LISTEN", listen_at, 1);
                 int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
                 if (fd >= 0) {
                         dup2(fd, 1);
@@ -403,6 +482,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
         TEST_ASSERT(env->mcluster, "mock cluster");
         env->bootstraps = xstrdup(rd_kafka_mock_cluster_bootstraps(env->mcluster));
         rd_kafka_mock_topic_create(env->mcluster, "signal.commands", 4, 3);
+        rd_kafka_mock_topic_create(env->mcluster, "livekit.events", 4, 3);
         env->producer = new_client(env, RD_KAFKA_PRODUCER);
         env->consumer = new_client(env, RD_KAFKA_CONSUMER);
 
