@@ -209,8 +209,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                cs_log(CS_LOG_INFO, "KAFKA", "assigned %d partition(s) of %s%s",
-                       parts->cnt, k->topic, k->hold ? " (held)" : "");
+                int events = 0;
+                for (int i = 0; i < parts->cnt; i++)
+                        events += (pkey(k, parts->elems[i].topic, 0) & EVENTS_BIT) != 0;
+                cs_log(CS_LOG_INFO, "KAFKA", "assigned %d partition(s) of %s and %d of %s%s",
+                       parts->cnt - events, k->topic, events, k->events_topic,
+                       k->hold ? " (held)" : "");
                 forget_partitions(k, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
