@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config
       librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libjwt-dev
-      libmongoc-dev libbson-dev libyaml-dev libcurl4-openssl-dev libjansson-dev
+      libmongoc-dev libbson-dev libyaml-dev
+      libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev python3-prometheus-client
       kcat curl python3 python3-mockupdb python3-mongomock python3-pymongo
       nodejs npm)
 missing=()

@@ -21,7 +21,8 @@ static const char *const end_reason_names[] = {
 static const char *const part_state_names[] = {
         "ringing", "accepted", "rejected", "timeout", "busy", "cancelled", "left"};
 static const char *const event_type_names[] = {
-        "invite", "accept", "reject", "cancel", "hung_up", "timeout", "busy"};
+        "invite", "accept", "reject", "cancel", "hung_up", "timeout", "busy",
+        "room_joined", "room_left", "room_finished"};
 
 const char *cs_call_state_name(cs_call_state_t state) {
         return call_state_names[state];
@@ -622,4 +623,62 @@ cs_err_t cs_call_check_room_lookup(const cs_call_t *call,
         if (!cs_call_find(call, user_id))
                 return CS_ERR_NOT_PERMITTED;
         return CS_OK;
+}
+
+/* ---- LiveKit room events ---- */
+
+cs_presence_t cs_call_room_presence(cs_call_t *call, const char *identity,
+                                    bool joined, int64_t session, int64_t at,
+                                    const char *operation_id,
+                                    cs_effect_t *eff) {
+        memset(eff, 0, sizeof(*eff));
+        if (!cs_call_is_live(call))
+                return CS_PRESENCE_NOT_LIVE;
+        cs_participant_t *part = cs_call_find(call, identity);
+        if (joined) {
+                if (!part || part->state != CS_PART_ACCEPTED)
+                        return CS_PRESENCE_STRANGER;
+                if (part->room_session && session <= part->room_session)
+                        return CS_PRESENCE_STALE;
+                part->in_room = true;
+                part->joined_room_at = at;
+        } else {
+                if (!part || (part->room_session && session < part->room_session))
+                        return CS_PRESENCE_STALE;
+                part->in_room = false;
+                part->left_room_at = at;
+        }
+        part->room_session = session;
+        cs_event_t *ev = cs_call_add_event(
+                call, joined ? CS_EV_ROOM_JOINED : CS_EV_ROOM_LEFT, identity,
+                part->platform_id, operation_id, at);
+        for (size_t i = 0; i < call->part_cnt; i++) {
+                const cs_participant_t *other = &call->parts[i];
+                if (other != part && other->state == CS_PART_ACCEPTED)
+                        cs_strv_add(&ev->notify, other->user_id);
+        }
+        eff->event = ev;
+        eff->code = CS_OK;
+        return CS_PRESENCE_APPLIED;
+}
+
+bool cs_call_room_finish(cs_call_t *call, const char *operation_id,
+                         int64_t now, cs_effect_t *eff) {
+        memset(eff, 0, sizeof(*eff));
+        if (!cs_call_is_live(call))
+                return false;
+        cs_participant_t *inviter = cs_call_find(call, call->inviter_user_id);
+        cs_event_t *ev = cs_call_add_event(call, CS_EV_ROOM_FINISHED,
+                                           call->inviter_user_id,
+                                           inviter ? inviter->platform_id : 0,
+                                           operation_id, now);
+        for (size_t i = 0; i < call->part_cnt; i++)
+                if (call->parts[i].state == CS_PART_RINGING)
+                        cs_strv_add(&ev->notify, call->parts[i].user_id);
+        end_call(call, CS_END_ROOM_FINISHED, now, eff);
+        for (size_t i = 0; i < call->part_cnt; i++)
+                call->parts[i].in_room = false;
+        eff->event = ev;
+        eff->code = CS_OK;
+        return true;
 }

@@ -64,6 +64,11 @@ typedef enum cs_event_type_e {
         CS_EV_HUNG_UP,
         CS_EV_TIMEOUT,
         CS_EV_BUSY,
+        /* LiveKit room events (contract section 9); operationID = the
+         * webhook event id. */
+        CS_EV_ROOM_JOINED,
+        CS_EV_ROOM_LEFT,
+        CS_EV_ROOM_FINISHED,
 } cs_event_type_t;
 
 /* An owned vector of owned strings. */
@@ -84,6 +89,12 @@ typedef struct cs_participant_s {
         char *invited_by;        /* who added this invitee (NULL: inviter) */
         char *line_claim;        /* identity of the line claim this part
                                     holds (NULL: none, or an old record) */
+        /* Presence in the LiveKit room (webhooks, contract section 9). */
+        bool in_room;            /* inRoom */
+        int64_t joined_room_at;  /* ms, 0 = absent */
+        int64_t left_room_at;    /* ms, 0 = absent */
+        int64_t room_session;    /* ms: the LiveKit session (joinedAt) of
+                                    the last room event applied, 0 none */
 } cs_participant_t;
 
 typedef struct cs_event_s {
@@ -293,6 +304,42 @@ void cs_call_act(cs_call_t *call, const cs_action_t *act, cs_effect_t *eff);
  */
 bool cs_call_expire(cs_call_t *call, const char *operation_id, int64_t now,
                     cs_effect_t *eff);
+
+/* What a room presence event did (cs_call_room_presence()). */
+typedef enum cs_presence_e {
+        CS_PRESENCE_APPLIED = 0, /* the participant's presence changed */
+        CS_PRESENCE_STALE,       /* older than what the record knows */
+        CS_PRESENCE_STRANGER,    /* joined: not an accepted participant */
+        CS_PRESENCE_NOT_LIVE,    /* the call has ended */
+} cs_presence_t;
+
+/**
+ * Applies a LiveKit participant_joined (@p joined) or participant_left /
+ * participant_connection_aborted of @p identity to @p call. @p session is
+ * the LiveKit session the event belongs to (the participant's joinedAt, ms;
+ * events of one session share it, a rejoin has a later one), @p at when it
+ * happened (ms). Events may come in any order: a joined is applied only
+ * for a session later than the last one applied, a left for that session
+ * or a later one, so a left that overtook its joined keeps the participant
+ * out. A joined marks only an accepted participant in; a left marks any
+ * participant out. On CS_PRESENCE_APPLIED an event (@p operation_id) is
+ * appended, by @p identity, whose recipients are the other accepted
+ * participants (content left to the caller).
+ */
+cs_presence_t cs_call_room_presence(cs_call_t *call, const char *identity,
+                                    bool joined, int64_t session, int64_t at,
+                                    const char *operation_id,
+                                    cs_effect_t *eff);
+
+/**
+ * LiveKit finished the room: a live call ends (room_finished), ringing
+ * invitees are cancelled, everyone in it leaves, its lines are released.
+ * The ROOM_FINISHED event is by the inviter; its recipients are the
+ * invitees that were ringing (content left to the caller).
+ * @returns false (call unchanged) when the call is no longer live.
+ */
+bool cs_call_room_finish(cs_call_t *call, const char *operation_id,
+                         int64_t now, cs_effect_t *eff);
 
 /**
  * Who may read the call: getTokenByRoomID needs a live call (else 1003) in

@@ -93,6 +93,10 @@ static const cs_prop_t cs_props[] = {
      CS_PROP_F_TOPIC,
      "Dead-letter topic for commands that cannot be answered; must differ "
      "from `topics.commands`."},
+    {"topics.livekit_events", CS_PROP_STRING, CS_OFF(topic_livekit_events),
+     "livekit.events", 0, 0, NULL, CS_PROP_F_TOPIC,
+     "Topic of verified LiveKit webhook events (key = room name, value = the "
+     "webhook body); workers consume it beside `topics.commands`."},
     {"push.mode", CS_PROP_ENUM, CS_OFF(push_mode), "per_user", 0, 0,
      cs_push_modes, 0,
      "`per_user`: one push topic per user, named by `push.topic_template`; "
@@ -113,6 +117,10 @@ static const cs_prop_t cs_props[] = {
     {"mongodb.retry_max_backoff_ms", CS_PROP_INT,
      CS_OFF(store_retry_max_backoff_ms), "5000", 100, 600000, NULL, 0,
      "Cap of the retry backoff while MongoDB is unavailable, milliseconds."},
+    {"http.listen", CS_PROP_STRING, CS_OFF(http_listen), "127.0.0.1:8080", 0,
+     0, NULL, 0,
+     "`host:port` of the HTTP listener serving `POST /webhooks/livekit`, "
+     "`/healthz`, `/readyz` and `/metrics`; empty: no listener."},
     {"livekit.url", CS_PROP_STRING, CS_OFF(livekit_url), "ws://localhost:7880",
      0, 0, NULL, 0, "LiveKit server URL, returned to clients as liveURL."},
     {"livekit.api_key", CS_PROP_STRING, CS_OFF(livekit_api_key), NULL, 0, 0,
@@ -1354,6 +1362,25 @@ int cs_config_validate(const cs_config_t *conf, char *errstr,
                         "livekit.api_url: must start with http:// or "
                         "https:// (or be empty)");
                 return -1;
+        }
+        if (!strcmp(conf->topic_livekit_events, conf->topic_commands) ||
+            !strcmp(conf->topic_livekit_events, conf->topic_dlq)) {
+                cs_errf(errstr, errstr_size,
+                        "topics.livekit_events: must differ from topics.commands "
+                        "and topics.dlq");
+                return -1;
+        }
+        if (conf->http_listen[0]) {
+                const char *colon = strrchr(conf->http_listen, ':');
+                char *end = NULL;
+                long port = colon ? strtol(colon + 1, &end, 10) : -1;
+                if (!colon || colon == conf->http_listen || !colon[1] || *end ||
+                    port < 0 || port > 65535) {
+                        cs_errf(errstr, errstr_size,
+                                "http.listen: \"%s\" is not host:port",
+                                conf->http_listen);
+                        return -1;
+                }
         }
         if (!strcmp(conf->topic_commands, conf->topic_dlq)) {
                 cs_errf(errstr, errstr_size,

@@ -40,6 +40,7 @@ typedef struct cs_config_s {
 
         char *topic_commands;
         char *topic_dlq;
+        char *topic_livekit_events; /* LiveKit webhook events (section 9) */
 
         cs_push_mode_t push_mode;
         char *push_topic_template; /* contains "{user}" exactly once */
@@ -65,6 +66,8 @@ typedef struct cs_config_s {
         int64_t store_retry_max_backoff_ms; /* cap of the retry backoff on store outages */
 
         char *log_level; /* error | warn | info | debug */
+
+        char *http_listen; /* host:port of the HTTP listener; "" = off */
 
         /* Where keys got their values: read with cs_config_origin(). */
         struct cs_config_origin_s *origins;

@@ -83,6 +83,20 @@ cs_err_t cs_handler_timer(cs_handler_t *h, int64_t now,
                           cs_strv_t *fired, char *errstr,
                           size_t errstr_size) CS_WUR;
 
+/**
+ * Applies one LiveKit webhook event (@p value: the JSON body as LiveKit sent
+ * it, from topics.livekit_events) at @p now (contract section 9), filling
+ * @p out with its notifications. Events of rooms that are not live calls,
+ * stale or repeated events change nothing (a repeated one's notifications
+ * are emitted again).
+ * @returns CS_OK; CS_ERR_TRANSIENT: try again later; CS_ERR_PERMANENT:
+ *          retrying cannot apply it; CS_ERR_UNDECODABLE: not a JSON object.
+ *          The reason is in @p errstr.
+ */
+cs_err_t cs_handler_room_event(cs_handler_t *h, const void *value, size_t len,
+                               int64_t now, cs_outbox_t *out, char *errstr,
+                               size_t errstr_size) CS_WUR;
+
 /** Empties the outbox slots of @p fired (their notifications were
  *  acknowledged). Failures are logged: the slot is re-emitted later. */
 void cs_handler_timer_delivered(cs_handler_t *h, const cs_strv_t *fired);

@@ -19,6 +19,7 @@
 #include "handler_int.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 
 static const char *req_case_name(const cs_command_t *cmd) {
         return cs_codec_req_case_name(cmd->req->payload_case);
@@ -75,6 +76,7 @@ cs_err_t hd_replay(cs_handler_t *h, cs_command_t *cmd, const cs_call_t *call,
                    cs_outbox_t *out, char *errstr, size_t errstr_size) {
         (void)errstr;
         (void)errstr_size;
+        cs_metrics_redelivery();
         cs_log(CS_LOG_DEBUG, "HANDLE", "op=%s from %s: redelivery, %s",
                cmd->operationid, cmd->sendid,
                ev && ev->replayable ? "emitted again" : "reply only");
@@ -426,8 +428,10 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 err = new_call
                               ? cs_store_insert_call(h->store, call, errstr, errstr_size)
                               : cs_store_update_call(h->store, call, errstr, errstr_size);
-                if (err == CS_ERR_RACE)
+                if (err == CS_ERR_RACE) {
+                        cs_metrics_lost_race();
                         continue;
+                }
                 if (err)
                         goto done;
                 hd_record_applied(h, cmd, call->room_id, eff.event->code, now);
@@ -529,8 +533,10 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 hd_set_content(eff.event, buf, len);
                 eff.event->request = cs_xstrdup(req_case_name(cmd));
                 err = cs_store_update_call(h->store, call, errstr, errstr_size);
-                if (err == CS_ERR_RACE)
+                if (err == CS_ERR_RACE) {
+                        cs_metrics_lost_race();
                         continue;
+                }
                 if (err)
                         goto done;
                 hd_record_applied(h, cmd, call->room_id, CS_OK, now);

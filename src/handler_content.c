@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "handler_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "token.h"
 #include "topic.h"
 
@@ -93,6 +94,7 @@ void hd_add_reply(cs_handler_t *h, cs_outbox_t *out,
                       const char *msg, const Openim__V2__SignalResp *resp) {
         char topic[CS_TOPIC_MAX + 1];
         size_t len;
+        cs_metrics_reply(cmd->req ? (int)cmd->req->payload_case : 0, (int32_t)code);
         /* The sender's topic was checked before any work was done. */
         if (!cs_topic_for_user(h->conf, cmd->sendid, topic, sizeof(topic)))
                 abort();

@@ -6,6 +6,7 @@
  *   handler_lines.c    busy lines: claims with an identity, releases
  *   handler_content.c  replies, tokens, notification content
  *   handler_timer.c    ring timeouts and the timer outbox
+ *   handler_room.c     LiveKit room events (webhooks)
  *
  * @locality the worker thread, like the handler.
  */
@@ -185,5 +186,13 @@ void hd_set_content(cs_event_t *ev, uint8_t *buf, size_t len);
  *  longer keeps its payload). */
 void hd_emit_event(cs_handler_t *h, const cs_call_t *call,
                    const cs_event_t *ev, cs_outbox_t *out);
+
+/* ---- handler_room.c ---- */
+
+/** Removes @p identity from LiveKit room @p room: it joined without being
+ *  an accepted participant of the call. For now it only logs (info); the
+ *  RoomService call belongs here. */
+void hd_room_remove_participant(cs_handler_t *h, const char *room,
+                                const char *identity);
 
 #endif

@@ -22,6 +22,7 @@
 #include "handler_int.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Calls looked at per tick. */
 #define TIMER_BATCH 64
@@ -92,6 +93,7 @@ static cs_err_t expire(cs_handler_t *h, cs_call_t *call, int64_t now,
                        call->room_id, eff.event->notify.cnt - 1,
                        cs_call_is_live(call) ? "" : ", call ended");
                 hd_emit_event(h, call, eff.event, out);
+                cs_metrics_timer_fired();
                 cs_strv_add(fired, call->room_id);
                 cs_strv_add(fired, op_id);
                 hd_release_effect(h, call, &eff);
@@ -123,6 +125,7 @@ static cs_err_t fire_call(cs_handler_t *h, const char *room_id, int64_t now,
                 cs_call_destroy(call);
                 if (err != CS_ERR_RACE)
                         return err;
+                cs_metrics_lost_race();
         }
         snprintf(errstr, errstr_size, "lost %d races in a row",
                  HD_MAX_RACE_ATTEMPTS);

@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "clientconf.h"
 #include "log.h"
+#include "metrics.h"
 #include "watermark.h"
 
 /* Longest time one delivery wait may take before it is treated as failed;
@@ -30,6 +31,12 @@
 #define SEEK_TIMEOUT_MS 5000
 /* Room left in a cut dead letter for librdkafka's per-message framing. */
 #define DEAD_LETTER_SLACK 1024
+/* The consumer reads topics.commands and topics.livekit_events. The
+ * per-partition state (watermark, pauses, failure counts) is keyed by one
+ * int32: the partition number, with this bit set for the events topic. */
+#define EVENTS_BIT 0x40000000
+/* librdkafka statistics (consumer lag) every this many ms. */
+#define STATS_INTERVAL_MS "5000"
 
 /* A partition paused by callsig for a retry backoff. */
 typedef struct paused_s {
@@ -50,6 +57,7 @@ struct cs_kafka_s {
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
         char *topic;             /* topics.commands */
+        char *events_topic;      /* topics.livekit_events */
         cs_watermark_t *wm;
         paused_t *paused;
         size_t paused_cnt;
@@ -98,6 +106,17 @@ static int64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The key of (@p topic, @p partition) in the per-partition state. */
+static int32_t pkey(const cs_kafka_t *k, const char *topic, int32_t partition) {
+        if (k->events_topic && topic && !strcmp(topic, k->events_topic))
+                return partition | EVENTS_BIT;
+        return partition;
+}
+
+static int32_t rkm_key(const cs_kafka_t *k, const rd_kafka_message_t *rkm) {
+        return pkey(k, rd_kafka_topic_name(rkm->rkt), rkm->partition);
 }
 
 /* ---- callbacks ---- */
@@ -149,6 +168,15 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         d->pending--;
 }
 
+/* librdkafka statistics of the consumer: the lag per partition. Returns 0:
+ * librdkafka frees the JSON. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) {
+        (void)rk;
+        (void)opaque;
+        cs_metrics_consumer_stats(json, json_len);
+        return 0;
+}
+
 static void forget_failures(cs_kafka_t *k, int32_t partition) {
         for (size_t j = 0; j < k->failures_cnt; j++) {
                 if (k->failures[j].partition == partition) {
@@ -160,7 +188,8 @@ static void forget_failures(cs_kafka_t *k, int32_t partition) {
 static void forget_partitions(cs_kafka_t *k,
                               const rd_kafka_topic_partition_list_t *parts) {
         for (int i = 0; i < parts->cnt; i++) {
-                int32_t partition = parts->elems[i].partition;
+                int32_t partition = pkey(k, parts->elems[i].topic,
+                                         parts->elems[i].partition);
                 cs_watermark_forget(k->wm, partition);
                 forget_failures(k, partition);
                 for (size_t j = 0; j < k->paused_cnt; j++) {
@@ -180,8 +209,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                cs_log(CS_LOG_INFO, "KAFKA", "assigned %d partition(s) of %s%s",
-                       parts->cnt, k->topic, k->hold ? " (held)" : "");
+                int events = 0;
+                for (int i = 0; i < parts->cnt; i++)
+                        events += (pkey(k, parts->elems[i].topic, 0) & EVENTS_BIT) != 0;
+                cs_log(CS_LOG_INFO, "KAFKA", "assigned %d partition(s) of %s and %d of %s%s",
+                       parts->cnt - events, k->topic, events, k->events_topic,
+                       k->hold ? " (held)" : "");
                 forget_partitions(k, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
@@ -207,6 +240,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         error = rd_kafka_incremental_unassign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, NULL);
+        }
+        rd_kafka_topic_partition_list_t *now = NULL;
+        if (rd_kafka_assignment(rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                cs_metrics_set_assigned(now->cnt);
+                rd_kafka_topic_partition_list_destroy(now);
         }
         if (error) {
                 cs_log(CS_LOG_ERR, "KAFKA", "rebalance: %s",
@@ -234,6 +272,7 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
         rd_kafka_topic_partition_list_t *subs = NULL;
         cs_kafka_t *k = cs_xcalloc(1, sizeof(*k));
         k->topic = cs_xstrdup(conf->topic_commands);
+        k->events_topic = cs_xstrdup(conf->topic_livekit_events);
         k->wm = cs_watermark_new();
 
         rconf = cs_clientconf_producer(conf, errstr, errstr_size);
@@ -262,6 +301,13 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
                 goto fail;
         add_callbacks(k, rconf);
         rd_kafka_conf_set_rebalance_cb(rconf, rebalance_cb);
+        /* Consumer lag for /metrics, unless the operator set an interval. */
+        tsize = sizeof(why);
+        if (rd_kafka_conf_get(rconf, "statistics.interval.ms", why, &tsize) ==
+                    RD_KAFKA_CONF_OK && !strcmp(why, "0"))
+                rd_kafka_conf_set(rconf, "statistics.interval.ms", STATS_INTERVAL_MS,
+                                  NULL, 0);
+        rd_kafka_conf_set_stats_cb(rconf, stats_cb);
         k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, why, sizeof(why));
         if (!k->consumer) {
                 snprintf(errstr, errstr_size, "consumer: %s", why);
@@ -269,8 +315,10 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
                 goto fail;
         }
         rd_kafka_poll_set_consumer(k->consumer);
-        subs = rd_kafka_topic_partition_list_new(1);
+        subs = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(subs, conf->topic_commands,
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(subs, conf->topic_livekit_events,
                                           RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, subs);
         rd_kafka_topic_partition_list_destroy(subs);
@@ -296,15 +344,19 @@ void cs_kafka_destroy(cs_kafka_t *k) {
         free(k->paused);
         free(k->failures);
         free(k->topic);
+        free(k->events_topic);
         free(k);
 }
 
 /* ---- consuming ---- */
 
+/* A list holding the partition whose key (pkey()) is @p partition. */
 static rd_kafka_topic_partition_list_t *one_partition(const cs_kafka_t *k,
                                                       int32_t partition) {
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(parts, k->topic, partition);
+        rd_kafka_topic_partition_list_add(parts,
+                                          partition & EVENTS_BIT ? k->events_topic : k->topic,
+                                          partition & ~EVENTS_BIT);
         return parts;
 }
 
@@ -401,6 +453,7 @@ static void resume_due(cs_kafka_t *k) {
 rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms) {
         if (!k->hold)
                 resume_due(k);
+        cs_metrics_set_paused((int64_t)k->paused_cnt);
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(k->consumer, timeout_ms);
         k->last_poll = mono_ms();
         if (!rkm)
@@ -416,7 +469,7 @@ rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms) {
                 /* Fetched before the pause took effect: it comes again. */
                 cs_log(CS_LOG_DEBUG, "KAFKA", "held: [%d]@%lld comes again later",
                        (int)rkm->partition, (long long)rkm->offset);
-                rewind_partition(k, rkm->partition, rkm->offset, mono_ms());
+                rewind_partition(k, rkm_key(k, rkm), rkm->offset, mono_ms());
                 rd_kafka_message_destroy(rkm);
                 return NULL;
         }
@@ -424,16 +477,17 @@ rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms) {
 }
 
 void cs_kafka_begin(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
-        cs_watermark_track(k->wm, rkm->partition, rkm->offset);
+        cs_watermark_track(k->wm, rkm_key(k, rkm), rkm->offset);
 }
 
 void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
-        forget_failures(k, rkm->partition);
-        int64_t next = cs_watermark_done(k->wm, rkm->partition, rkm->offset);
+        forget_failures(k, rkm_key(k, rkm));
+        int64_t next = cs_watermark_done(k->wm, rkm_key(k, rkm), rkm->offset);
         if (next < 0)
                 return;
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(parts, k->topic, rkm->partition)->offset = next;
+        rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(rkm->rkt),
+                                          rkm->partition)->offset = next;
         rd_kafka_resp_err_t err = rd_kafka_offsets_store(k->consumer, parts);
         if (err)
                 /* The partition was revoked meanwhile: its new owner
@@ -446,7 +500,7 @@ void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
 int cs_kafka_count_failure(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
         for (size_t i = 0; i < k->failures_cnt; i++) {
                 failures_t *f = &k->failures[i];
-                if (f->partition != rkm->partition)
+                if (f->partition != rkm_key(k, rkm))
                         continue;
                 if (f->offset != rkm->offset) {
                         /* Another command of the partition is retried now
@@ -458,7 +512,7 @@ int cs_kafka_count_failure(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
         }
         k->failures = cs_xrealloc(k->failures, (k->failures_cnt + 1) * sizeof(*k->failures));
         failures_t *f = &k->failures[k->failures_cnt++];
-        f->partition = rkm->partition;
+        f->partition = rkm_key(k, rkm);
         f->offset = rkm->offset;
         f->cnt = 1;
         return 1;
@@ -466,9 +520,9 @@ int cs_kafka_count_failure(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
 
 void cs_kafka_retry_later(cs_kafka_t *k, const rd_kafka_message_t *rkm,
                           int backoff_ms) {
-        rewind_partition(k, rkm->partition, rkm->offset, mono_ms() + backoff_ms);
+        rewind_partition(k, rkm_key(k, rkm), rkm->offset, mono_ms() + backoff_ms);
         /* Everything after the rewound command comes again too. */
-        cs_watermark_forget(k->wm, rkm->partition);
+        cs_watermark_forget(k->wm, rkm_key(k, rkm));
 }
 
 void cs_kafka_hold(cs_kafka_t *k) {
@@ -495,7 +549,8 @@ void cs_kafka_release(cs_kafka_t *k) {
         for (int i = 0; i < parts->cnt; i++) {
                 bool backoff = false;
                 for (size_t j = 0; j < k->paused_cnt; j++)
-                        if (k->paused[j].partition == parts->elems[i].partition)
+                        if (k->paused[j].partition ==
+                            pkey(k, parts->elems[i].topic, parts->elems[i].partition))
                                 backoff = true;
                 if (!backoff)
                         rd_kafka_topic_partition_list_add(resume, parts->elems[i].topic,
@@ -512,7 +567,7 @@ void cs_kafka_idle(cs_kafka_t *k, int timeout_ms) {
         rd_kafka_message_t *rkm = cs_kafka_consume(k, timeout_ms);
         if (rkm) {
                 /* Not held (a caller error): take nothing anyway. */
-                rewind_partition(k, rkm->partition, rkm->offset, mono_ms());
+                rewind_partition(k, rkm_key(k, rkm), rkm->offset, mono_ms());
                 rd_kafka_message_destroy(rkm);
         }
 }

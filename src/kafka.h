@@ -1,7 +1,9 @@
 /*
  * kafka.h: the consumer and the producer of callsig (librdkafka).
  *
- * Consumer: one group on topics.commands, auto.offset.reset=earliest,
+ * Consumer: one group on topics.commands and topics.livekit_events (the
+ * per-partition state below is kept per topic and partition),
+ * auto.offset.reset=earliest,
  * enable.auto.offset.store=false. An offset is stored for commit (auto
  * commit, and a final commit on close) only through cs_kafka_done(), which
  * the worker calls after every message a command produced was acknowledged:

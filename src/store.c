@@ -182,6 +182,22 @@ static cs_err_t update_one(cs_store_t *store, const char *coll,
         return err;
 }
 
+cs_err_t cs_store_ping(cs_store_t *store, char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+        lease(store, CALLS, &l);
+        bool ok = mongoc_client_command_simple(l.client, "admin", ping, NULL,
+                                               NULL, &berr);
+        unlease(store, &l);
+        bson_destroy(ping);
+        if (!ok) {
+                set_err(errstr, errstr_size, "ping", &berr);
+                return CS_ERR_TRANSIENT;
+        }
+        return CS_OK;
+}
+
 cs_err_t cs_store_init(cs_store_t *store, char *errstr, size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
@@ -247,6 +263,14 @@ static void append_participants(bson_t *doc, const cs_call_t *call) {
                         BSON_APPEND_UTF8(&p, "invitedBy", part->invited_by);
                 if (part->line_claim)
                         BSON_APPEND_UTF8(&p, "lineClaim", part->line_claim);
+                if (part->room_session || part->in_room) {
+                        BSON_APPEND_BOOL(&p, "inRoom", part->in_room);
+                        BSON_APPEND_INT64(&p, "roomSession", part->room_session);
+                }
+                if (part->joined_room_at)
+                        BSON_APPEND_DATE_TIME(&p, "joinedRoomAt", part->joined_room_at);
+                if (part->left_room_at)
+                        BSON_APPEND_DATE_TIME(&p, "leftRoomAt", part->left_room_at);
                 bson_append_document_end(&arr, &p);
         }
         bson_append_array_end(doc, &arr);
@@ -383,6 +407,8 @@ static void read_participant(cs_call_t *call, const bson_iter_t *it) {
         const char *invited_by = NULL, *line_claim = NULL;
         int32_t platform_id = 0;
         int64_t updated_at = 0, ring_until = 0;
+        int64_t joined_room_at = 0, left_room_at = 0, room_session = 0;
+        bool in_room = false;
         uint8_t *meta = NULL;
         size_t meta_len = 0;
         if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
@@ -407,6 +433,14 @@ static void read_participant(cs_call_t *call, const bson_iter_t *it) {
                         invited_by = iter_str(&f);
                 else if (!strcmp(key, "lineClaim") && !line_claim)
                         line_claim = iter_str(&f);
+                else if (!strcmp(key, "inRoom"))
+                        in_room = BSON_ITER_HOLDS_BOOL(&f) && bson_iter_bool(&f);
+                else if (!strcmp(key, "roomSession"))
+                        room_session = iter_int64(&f);
+                else if (!strcmp(key, "joinedRoomAt"))
+                        joined_room_at = iter_date(&f);
+                else if (!strcmp(key, "leftRoomAt"))
+                        left_room_at = iter_date(&f);
         }
         cs_part_state_t ps = CS_PART_LEFT;
         (void)cs_part_state_parse(state, &ps);
@@ -418,6 +452,10 @@ static void read_participant(cs_call_t *call, const bson_iter_t *it) {
         part->meta_len = meta_len;
         part->invited_by = cs_xstrdup(invited_by);
         part->line_claim = cs_xstrdup(line_claim);
+        part->in_room = in_room;
+        part->room_session = room_session;
+        part->joined_room_at = joined_room_at;
+        part->left_room_at = left_room_at;
 }
 
 /* Reads a list written by append_part_refs (or, in older records, the

@@ -63,6 +63,10 @@ void cs_store_route_logs(void);
 cs_err_t cs_store_init(cs_store_t *store, char *errstr,
                        size_t errstr_size) CS_WUR;
 
+/** Pings the server (readiness checks; any thread). */
+cs_err_t cs_store_ping(cs_store_t *store, char *errstr,
+                       size_t errstr_size) CS_WUR;
+
 /**
  * Loads call @p room_id. @p callp gets the call (caller destroys) or NULL
  * if there is no such call (still CS_OK).

@@ -11,8 +11,10 @@
 #include "alloc.h"
 #include "codec.h"
 #include "handler.h"
+#include "http.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #define FIRST_BACKOFF_MS 100
@@ -28,6 +30,7 @@ typedef struct worker_s {
         cs_kafka_t *kafka;
         cs_store_t *store;
         cs_handler_t *handler;
+        cs_http_t *http;  /* NULL when http.listen is empty */
         int backoff_ms; /* current retry backoff, doubles up to the cap */
         int64_t timer_redeliver_ms; /* see TIMER_REDELIVER_MARGIN_MS */
 } worker_t;
@@ -57,6 +60,7 @@ static int next_backoff(worker_t *w) {
 static void nap_plain(worker_t *w, int ms) {
         int64_t until = mono_ms() + ms;
         while (!*w->stop && mono_ms() < until) {
+                cs_metrics_heartbeat(mono_ms());
                 struct timespec ts = {0, 20 * 1000000L};
                 nanosleep(&ts, NULL);
         }
@@ -68,14 +72,16 @@ static void nap_plain(worker_t *w, int ms) {
  * and the worker stays in its group, but no command is taken. */
 static void nap(worker_t *w, int ms) {
         int64_t until = mono_ms() + ms;
-        for (int64_t now = mono_ms(); !*w->stop && now < until; now = mono_ms())
+        for (int64_t now = mono_ms(); !*w->stop && now < until; now = mono_ms(),
+                     cs_metrics_heartbeat(now))
                 cs_kafka_idle(w->kafka, until - now < 100 ? (int)(until - now) : 100);
 }
 
 /* The dead letter of @p rkm: its bytes and key unchanged. */
 static void dead_letter(worker_t *w, const rd_kafka_message_t *rkm,
                         const char *operation_id, const char *reason,
-                        cs_outbox_t *out) {
+                        cs_dlq_reason_t why, cs_outbox_t *out) {
+        cs_metrics_dead_letter(why);
         uint8_t *value = rkm->len ? cs_xmemdup(rkm->payload, rkm->len) : NULL;
         cs_out_msg_t *m = cs_outbox_add(out, CS_OUT_DEAD_LETTER,
                                         w->conf->topic_dlq, NULL, value,
@@ -149,7 +155,7 @@ static bool give_up(worker_t *w, const rd_kafka_message_t *rkm,
         char errstr[512] = "";
         cs_outbox_t out = {0};
         cs_handler_give_up(w->handler, cmd, wall_ms(), reason, &out);
-        dead_letter(w, rkm, cmd->operationid, reason, &out);
+        dead_letter(w, rkm, cmd->operationid, reason, CS_DLQ_GAVE_UP, &out);
         cs_log(CS_LOG_WARN, "WORKER", "op=%s from=%s: answered 1009: %s",
                cmd->operationid, cmd->sendid, reason);
         bool held = false, keep_going = true, finished = false;
@@ -201,12 +207,15 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
         cs_err_t err;
         bool keep_going = true;
 
+        int64_t taken_ms = mono_ms();
+        bool store_failed = false;
         cs_kafka_begin(w->kafka, rkm);
         err = cs_codec_decode_command(rkm->payload, rkm->len, &cmd, errstr,
                                       sizeof(errstr));
         if (err == CS_OK) {
                 err = cs_handler_command(w->handler, cmd, wall_ms(), &out,
                                          errstr, sizeof(errstr));
+                store_failed = err == CS_ERR_TRANSIENT;
                 if (err == CS_OK && out.cnt)
                         cs_log(CS_LOG_INFO, "WORKER",
                                "op=%s from=%s %s: %zu message(s)",
@@ -222,7 +231,7 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
         }
         if (err == CS_ERR_UNDECODABLE) {
                 char *op_id = cs_codec_operation_id(rkm->payload, rkm->len);
-                dead_letter(w, rkm, op_id, errstr, &out);
+                dead_letter(w, rkm, op_id, errstr, CS_DLQ_UNDECODABLE, &out);
                 free(op_id);
                 err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
         } else if (err == CS_OK) {
@@ -234,17 +243,23 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                          * topic with the reason instead of blocking its
                          * partition. */
                         cs_outbox_clear(&out);
-                        dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr, &out);
+                        dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr,
+                                    CS_DLQ_OUTPUT_REFUSED, &out);
                         err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
                 }
         }
 
         if (err == CS_OK) {
+                if (cmd)
+                        cs_metrics_command_latency(
+                                cmd->sentat > 0 ? wall_ms() - cmd->sentat : -1,
+                                mono_ms() - taken_ms);
                 cs_kafka_done(w->kafka, rkm);
                 w->backoff_ms = 0;
         } else if (cs_err_is_fatal(err)) {
                 keep_going = false;
         } else {
+                cs_metrics_retry(store_failed);
                 /* Transient: MongoDB or the broker failed. A decodable
                  * command is tried signal.max_attempts times, then
                  * answered 1009 (exactly one reply, never endless
@@ -268,6 +283,42 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
 done:
         cs_outbox_clear(&out);
         cs_codec_command_free(cmd);
+        return keep_going;
+}
+
+/* Applies one LiveKit event of topics.livekit_events. Nobody waits for an
+ * answer: a transient failure is retried after a backoff for as long as it
+ * lasts (the event must not be lost), an event that cannot be applied is
+ * logged and skipped. @returns false if the worker must stop. */
+static bool handle_room_event(worker_t *w, const rd_kafka_message_t *rkm) {
+        char errstr[512] = "";
+        cs_outbox_t out = {0};
+        bool keep_going = true;
+        cs_kafka_begin(w->kafka, rkm);
+        cs_err_t err = cs_handler_room_event(w->handler, rkm->payload, rkm->len,
+                                             wall_ms(), &out, errstr, sizeof(errstr));
+        bool store_failed = err == CS_ERR_TRANSIENT;
+        if (err == CS_OK && out.cnt)
+                err = cs_kafka_deliver(w->kafka, &out, errstr, sizeof(errstr));
+        if (err == CS_ERR_UNDECODABLE || err == CS_ERR_PERMANENT) {
+                cs_log(CS_LOG_ERR, "ROOM", "[%d]@%lld: LiveKit event skipped: %s",
+                       (int)rkm->partition, (long long)rkm->offset, errstr);
+                err = CS_OK;
+        }
+        if (err == CS_OK) {
+                cs_kafka_done(w->kafka, rkm);
+                w->backoff_ms = 0;
+        } else if (cs_err_is_fatal(err)) {
+                keep_going = false;
+        } else {
+                cs_metrics_retry(store_failed);
+                int backoff = next_backoff(w);
+                cs_log(CS_LOG_WARN, "ROOM", "[%d]@%lld will be retried in %d ms: %s",
+                       (int)rkm->partition, (long long)rkm->offset, backoff,
+                       errstr[0] ? errstr : "delivery failed");
+                cs_kafka_retry_later(w->kafka, rkm, backoff);
+        }
+        cs_outbox_clear(&out);
         return keep_going;
 }
 
@@ -366,6 +417,15 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
                 rc = 2;
                 goto done;
         }
+        cs_metrics_heartbeat(mono_ms());
+        if (conf->http_listen[0]) {
+                w.http = cs_http_start(conf, w.store, errstr, sizeof(errstr));
+                if (!w.http) {
+                        cs_log(CS_LOG_ERR, "WORKER", "%s", errstr);
+                        rc = 1;
+                        goto done;
+                }
+        }
         int ready = init_store(&w);
         if (ready) {
                 rc = ready > 0 ? 1 : 0; /* -1: stopped before MongoDB came up */
@@ -388,6 +448,8 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
 
         int64_t next_timer = mono_ms();
         while (!*stop) {
+                cs_metrics_heartbeat(mono_ms());
+                cs_metrics_set_producer_fatal(cs_kafka_fatal(w.kafka));
                 if (cs_kafka_fatal(w.kafka)) {
                         rc = 1;
                         break;
@@ -405,7 +467,10 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
                 rd_kafka_message_t *rkm = cs_kafka_consume(w.kafka, wait < 100 ? wait : 100);
                 if (!rkm)
                         continue;
-                bool keep_going = handle_message(&w, rkm);
+                bool keep_going =
+                        strcmp(rd_kafka_topic_name(rkm->rkt), conf->topic_livekit_events)
+                                ? handle_message(&w, rkm)
+                                : handle_room_event(&w, rkm);
                 rd_kafka_message_destroy(rkm);
                 if (!keep_going) {
                         rc = 1;
@@ -415,6 +480,7 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
         cs_log(CS_LOG_INFO, "WORKER", "stopping: flushing and leaving the group");
         cs_kafka_close(w.kafka, 10000);
 done:
+        cs_http_stop(w.http);
         cs_handler_destroy(w.handler);
         cs_kafka_destroy(w.kafka);
         cs_store_destroy(w.store);

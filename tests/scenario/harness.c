@@ -17,7 +17,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -48,6 +52,7 @@ struct env_s {
         char sfx[96];           /* "<name>-<pid>": in every name on a real broker */
         char commands_topic[200];
         char dlq_topic[200];
+        char events_topic[200];
         char group[200];        /* the workers' consumer group */
         char broker_dir[300];   /* own broker (env_opts_t.own_broker), or "" */
         char dir[256];
@@ -63,6 +68,7 @@ struct env_s {
         char mongo_db[128];
         mongoc_client_t *mongo;
         pid_t workers[MAX_WORKERS];
+        int http_port[MAX_WORKERS]; /* each worker's http.listen port */
         int worker_status[MAX_WORKERS];
         bool worker_exited[MAX_WORKERS];
         int worker_cnt;
@@ -293,6 +299,76 @@ static void start_mongo(env_t *env) {
 
 /* ---- workers ---- */
 
+/* A TCP port nobody listens on now (the kernel's choice). */
+static int free_port(void) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        TEST_ASSERT(fd >= 0, "socket");
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t slen = sizeof(sin);
+        TEST_ASSERT(!bind(fd, (struct sockaddr *)&sin, sizeof(sin)), "bind");
+        TEST_ASSERT(!getsockname(fd, (struct sockaddr *)&sin, &slen), "getsockname");
+        close(fd);
+        return ntohs(sin.sin_port);
+}
+
+int env_worker_http_port(env_t *env, int idx) {
+        return env->http_port[idx];
+}
+
+/* Collects a response body. */
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        http_reply_t *r = userdata;
+        size_t n = size * nmemb;
+        r->body = realloc(r->body, r->len + n + 1);
+        TEST_ASSERT(r->body, "out of memory");
+        memcpy(r->body + r->len, ptr, n);
+        r->len += n;
+        r->body[r->len] = '\0';
+        return n;
+}
+
+http_reply_t env_http(env_t *env, int idx, const char *method, const char *path,
+                      const char *auth, const void *body, size_t len) {
+        http_reply_t r = {0};
+        char url[256];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", env->http_port[idx], path);
+        CURL *curl = curl_easy_init();
+        TEST_ASSERT(curl, "curl_easy_init");
+        struct curl_slist *hdrs = NULL;
+        char auth_hdr[8192];
+        if (auth) {
+                snprintf(auth_hdr, sizeof(auth_hdr), "Authorization: %s", auth);
+                hdrs = curl_slist_append(hdrs, auth_hdr);
+        }
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/webhook+json");
+        hdrs = curl_slist_append(hdrs, "Expect:");
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)env_ms(30000));
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
+        if (!strcmp(method, "POST")) {
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        }
+        CURLcode cc = curl_easy_perform(curl);
+        if (cc == CURLE_OK) {
+                long status = 0;
+                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+                r.status = (int)status;
+        } else {
+                r.status = -1;
+                TEST_SAY("%s %s: %s", method, url, curl_easy_strerror(cc));
+        }
+        if (!r.body)
+                r.body = xstrdup("");
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(curl);
+        return r;
+}
+
 int env_worker_start(env_t *env) {
         TEST_ASSERT(env->worker_cnt < MAX_WORKERS, "too many workers");
         int idx = env->worker_cnt++;
@@ -300,10 +376,14 @@ int env_worker_start(env_t *env) {
         snprintf(log_path, sizeof(log_path), "%s/worker%d.log", env->dir, idx);
         const char *bin = getenv("CALLSIG_TEST_BIN");
         TEST_ASSERT(bin, "CALLSIG_TEST_BIN is not set (run through ctest)");
+        env->http_port[idx] = free_port();
+        char listen_at[64];
+        snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", env->http_port[idx]);
         pid_t pid = fork();
         TEST_ASSERT(pid >= 0, "fork");
         if (pid == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the test */
+                setenv("CALLSIG_HTTP_LISTEN", listen_at, 1);
                 int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
                 if (fd >= 0) {
                         dup2(fd, 1);
@@ -599,6 +679,8 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                          "signal.commands.%s", env->sfx);
                 snprintf(env->dlq_topic, sizeof(env->dlq_topic), "signal.dlq.%s",
                          env->sfx);
+                snprintf(env->events_topic, sizeof(env->events_topic),
+                         "livekit.events.%s", env->sfx);
                 if (opts->own_broker)
                         start_own_broker(env);
                 else
@@ -607,10 +689,13 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                 env->producer = new_client(env, RD_KAFKA_PRODUCER);
                 env->consumer = new_client(env, RD_KAFKA_CONSUMER);
                 create_topic(env, env->commands_topic, 4);
+                create_topic(env, env->events_topic, 4);
         } else {
                 snprintf(env->commands_topic, sizeof(env->commands_topic),
                          "signal.commands");
                 snprintf(env->dlq_topic, sizeof(env->dlq_topic), "signal.dlq");
+                snprintf(env->events_topic, sizeof(env->events_topic),
+                         "livekit.events");
                 /* The mock cluster lives in a client handle of its own. */
                 rd_kafka_conf_t *mconf = rd_kafka_conf_new();
                 rd_kafka_conf_set(mconf, "log_level", "3", NULL, 0);
@@ -621,6 +706,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                 TEST_ASSERT(env->mcluster, "mock cluster");
                 env->bootstraps = xstrdup(rd_kafka_mock_cluster_bootstraps(env->mcluster));
                 rd_kafka_mock_topic_create(env->mcluster, "signal.commands", 4, 3);
+                rd_kafka_mock_topic_create(env->mcluster, "livekit.events", 4, 3);
                 env->producer = new_client(env, RD_KAFKA_PRODUCER);
                 env->consumer = new_client(env, RD_KAFKA_CONSUMER);
         }
@@ -633,7 +719,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
         env->conf = cs_config_new();
         if (opts->keyed)
                 env->conf->push_mode = CS_PUSH_KEYED;
-        char names[1024] = "";
+        char names[2048] = "";
         if (env->real) {
                 char tmpl[200], keyed[200];
                 snprintf(tmpl, sizeof(tmpl), "push.%s.{user}", env->sfx);
@@ -646,9 +732,11 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                          "topics:\n"
                          "  commands: %s\n"
                          "  dlq: %s\n"
+                         "  livekit_events: %s\n"
                          "push.topic_template: \"%s\"\n"
                          "push.topic: %s\n",
-                         env->commands_topic, env->dlq_topic, tmpl, keyed);
+                         env->commands_topic, env->dlq_topic, env->events_topic,
+                         tmpl, keyed);
         }
 
         char config[4096];

@@ -121,6 +121,22 @@ int env_worker_of(env_t *env, const char *op);
 /** @returns true if worker @p idx's log contains @p needle. */
 bool env_worker_log_has(env_t *env, int idx, const char *needle);
 
+/* ---- HTTP (each worker listens on a free port of its own) ---- */
+
+/* An HTTP answer; body owned (free()). status -1: no answer. */
+typedef struct http_reply_s {
+        int status;
+        char *body;
+        size_t len;
+} http_reply_t;
+
+/** @returns worker @p idx's http.listen port. */
+int env_worker_http_port(env_t *env, int idx);
+/** Sends @p method @p path to worker @p idx, with an Authorization header
+ *  of @p auth (NULL: none) and @p body (POST). */
+http_reply_t env_http(env_t *env, int idx, const char *method, const char *path,
+                      const char *auth, const void *body, size_t len);
+
 /* ---- commands ---- */
 
 /** A SignalCommand under construction (a thin owner of generated structs). */

@@ -1014,7 +1014,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 23);
+                TEST_INTEQ(n, 25);
         }
         free(got);
         free(want);
@@ -1023,9 +1023,9 @@ static void test_reference(void) {
 /* Every key of the table, then the pass-through placeholders. */
 static const char *const all_keys[] = {
                 "kafka.brokers", "kafka.group_id", "topics.commands",
-                "topics.dlq", "push.mode", "push.topic_template",
+                "topics.dlq", "topics.livekit_events", "push.mode", "push.topic_template",
                 "push.topic", "mongodb.uri", "mongodb.database",
-                "mongodb.retry_max_backoff_ms", "livekit.url",
+                "mongodb.retry_max_backoff_ms", "http.listen", "livekit.url",
                 "livekit.api_key", "livekit.api_secret", "livekit.token_ttl",
                 "livekit.api_url",
                 "signal.default_timeout", "signal.max_timeout",
