@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages and npm modules callsig needs to build, run
-# its demo and run its tests. Idempotent; uses sudo when not root.
+# its demo and run its tests, then builds the pinned librdkafka once
+# (scripts/deps-librdkafka.sh). Idempotent; uses sudo when not root.
+#
+# librdkafka comes from upstream source, not from Debian (bookworm ships
+# 2.0.2): only its build dependencies are Debian packages here. kcat (used
+# by the tests to read dead letters) pulls Debian's librdkafka1 as its own
+# runtime library; callsig never links it (it links librdkafka.a).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config
-      librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libjwt-dev
+      zlib1g-dev libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev
+      libprotobuf-c-dev protobuf-c-compiler libjwt-dev
       libmongoc-dev libbson-dev libyaml-dev
       kcat python3 python3-mockupdb python3-mongomock python3-pymongo
       nodejs npm)
@@ -28,3 +35,5 @@ fi
 if [ ! -d tests/js/node_modules/livekit-server-sdk ]; then
   npm ci --prefix tests/js --no-audit --no-fund
 fi
+# librdkafka 2.15.1, pinned by checksum, built into .cache/ the first time.
+scripts/deps-librdkafka.sh

@@ -18,6 +18,12 @@
 #include "log.h"
 #include "watermark.h"
 
+/* callsig is built against the pinned librdkafka (scripts/deps-librdkafka.sh);
+ * the system's 2.0.2 headers must never be picked up instead. */
+#if RD_KAFKA_VERSION < 0x020f0000
+#error "librdkafka >= 2.15 required: run scripts/deps-librdkafka.sh"
+#endif
+
 /* Longest time one delivery wait may take before it is treated as failed;
  * above the producer's message.timeout.ms so that normally every message
  * gets its own report first. */
@@ -673,6 +679,10 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                 snprintf(errstr, errstr_size, "%zu of %zu output message(s) not delivered: %s",
                          d.failed, cnt, rd_kafka_err2str(d.last_err));
         return d.failed ? CS_ERR_TRANSIENT : CS_OK;
+}
+
+const char *cs_kafka_lib_version(void) {
+        return rd_kafka_version_str();
 }
 
 bool cs_kafka_fatal(const cs_kafka_t *k) {
