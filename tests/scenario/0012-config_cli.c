@@ -426,6 +426,28 @@ int main(void) {
         LACKS(r.err, "Secr3t");
         run_free(&r);
 
+        /* the KIP-848 consumer group protocol (Kafka 4.x) is a pass-through
+         * choice; classic stays the default. Its broker-side session
+         * timeout makes a classic-only property a refused combination. */
+        const char *kip848 = write_conf("kip848.yaml", LK_LINES
+                                        "kafka:\n"
+                                        "  brokers: \"127.0.0.1:1\"\n"
+                                        "  consumer:\n"
+                                        "    group.protocol: consumer\n");
+        r = run((const char *[]){"--config", kip848, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 0);
+        run_free(&r);
+        const char *kip848_bad = write_conf("kip848-bad.yaml", LK_LINES
+                                            "kafka:\n"
+                                            "  consumer:\n"
+                                            "    group.protocol: consumer\n"
+                                            "    session.timeout.ms: 6000\n");
+        r = run((const char *[]){"--config", kip848_bad, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        HAS(r.err, "session.timeout.ms");
+        HAS(r.err, "group.protocol=consumer");
+        run_free(&r);
+
         /* --help, --version, unknown option */
         r = run((const char *[]){"--help", NULL}, NULL);
         TEST_INTEQ(r.rc, 0);
