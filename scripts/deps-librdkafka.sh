@@ -70,7 +70,7 @@ say "configuring (prefix $prefix)"
 (cd "$srcdir" && ./configure --prefix="$prefix" --disable-gssapi \
    >"$srcdir/callsig-configure.txt" 2>&1) || { tail -40 "$srcdir/callsig-configure.txt"; exit 1; }
 grep -E '^ *BUILT_WITH' "$srcdir/Makefile.config" | sed 's/^/deps-librdkafka: /' || true
-say "building with $jobs jobs (about 80 s on 2 cores)"
+say "building with $jobs jobs (30-80 s on 2 cores)"
 (cd "$srcdir" && make -j"$jobs" -C src >"$srcdir/callsig-make.txt" 2>&1) \
   || { tail -40 "$srcdir/callsig-make.txt"; exit 1; }
 say "installing"
