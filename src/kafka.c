@@ -711,9 +711,9 @@ static void create_topics(cs_kafka_t *k, fresh_t *fresh, size_t n,
                 }
                 cnt++;
         }
-        if (!cnt)
-                goto done;
         int timeout = remaining_ms(deadline);
+        if (!cnt || timeout <= 0)
+                goto done;
         opts = rd_kafka_AdminOptions_new(k->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         /* The broker answers once the topics exist (or the time is up). */
         if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout, why, sizeof(why)) ||
@@ -800,7 +800,8 @@ done:
                 rd_kafka_event_destroy(ev);
         if (q)
                 rd_kafka_queue_destroy(q);
-        rd_kafka_AdminOptions_destroy(opts);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
         for (size_t i = 0; i < cnt; i++)
                 rd_kafka_NewTopic_destroy(nt[i]);
         free(nt);
