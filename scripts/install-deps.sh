@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages and npm modules callsig needs to build, run
-# its demo and run its tests. Idempotent; uses sudo when not root.
+# its demo and run its tests, then builds the pinned librdkafka once
+# (scripts/deps-librdkafka.sh). Idempotent; uses sudo when not root.
+#
+# librdkafka comes from upstream source, not from Debian (bookworm ships
+# 2.0.2): only its build dependencies are Debian packages here. kcat (used
+# by the tests to read dead letters) pulls Debian's librdkafka1 as its own
+# runtime library; callsig never links it (it links librdkafka.a).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config
-      librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libjwt-dev
+      zlib1g-dev libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev
+      libprotobuf-c-dev protobuf-c-compiler libjwt-dev
       libmongoc-dev libbson-dev libyaml-dev
       libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev python3-prometheus-client
       kcat curl python3 python3-mockupdb python3-mongomock python3-pymongo
@@ -38,6 +45,8 @@ if [ ! -d tests/js/node_modules/livekit-server-sdk ] ||
   npm ci --prefix tests/js --no-audit --no-fund
   echo "npm ci: $((SECONDS - t0)) s"
 fi
+# librdkafka 2.15.1, pinned by checksum, built into .cache/ the first time.
+scripts/deps-librdkafka.sh
 # livekit-server v1.13.5, built once with Go into .cache/ (about 3 minutes).
 if ! command -v go >/dev/null; then
   echo "install-deps: Go is needed to build livekit-server (golang-go from Debian is too old; use Go 1.23+)" >&2

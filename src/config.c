@@ -108,6 +108,19 @@ static const cs_prop_t cs_props[] = {
      "digits."},
     {"push.topic", CS_PROP_STRING, CS_OFF(push_topic), "push", 0, 0, NULL,
      CS_PROP_F_TOPIC, "The one push topic in keyed mode."},
+    {"push.topic_partitions", CS_PROP_INT, CS_OFF(push_topic_partitions), "1",
+     -1, 100000, NULL, 0,
+     "Partitions of a per-user push topic that callsig creates (per_user "
+     "mode, CreateTopics before the first message to it); -1: the broker's "
+     "default (`num.partitions`); 0 is refused."},
+    {"push.topic_replication", CS_PROP_INT, CS_OFF(push_topic_replication),
+     "-1", -1, 32767, NULL, 0,
+     "Replication factor of a per-user push topic that callsig creates; -1: "
+     "the broker's default (`default.replication.factor`); 0 is refused."},
+    {"push.topic_create_timeout_ms", CS_PROP_INT,
+     CS_OFF(push_topic_create_timeout_ms), "1000", 10, 30000, NULL, 0,
+     "Longest the first message to new per-user push topics waits for their "
+     "creation and metadata, milliseconds; then it is produced anyway."},
     {"mongodb.uri", CS_PROP_STRING, CS_OFF(mongodb_uri),
      "mongodb://localhost:27017", 0, 0, NULL, CS_PROP_F_URI,
      "MongoDB connection string; a password in it is shown as `[redacted]` "
@@ -1381,6 +1394,17 @@ int cs_config_validate(const cs_config_t *conf, char *errstr,
                                 conf->http_listen);
                         return -1;
                 }
+        }
+        if (conf->push_topic_partitions == 0 ||
+            conf->push_topic_replication == 0) {
+                const char *key = conf->push_topic_partitions == 0
+                                          ? "push.topic_partitions"
+                                          : "push.topic_replication";
+                const char *origin = cs_config_origin(conf, key);
+                cs_errf(errstr, errstr_size,
+                        "%s%s%s: 0 is not allowed (-1: the broker's default)",
+                        origin ? origin : "", origin ? ": " : "", key);
+                return -1;
         }
         if (!strcmp(conf->topic_commands, conf->topic_dlq)) {
                 cs_errf(errstr, errstr_size,

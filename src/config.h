@@ -45,6 +45,9 @@ typedef struct cs_config_s {
         cs_push_mode_t push_mode;
         char *push_topic_template; /* contains "{user}" exactly once */
         char *push_topic;
+        int64_t push_topic_partitions;  /* of created push topics; -1 broker default */
+        int64_t push_topic_replication; /* of created push topics; -1 broker default */
+        int64_t push_topic_create_timeout_ms; /* first-contact preparation bound */
 
         char *mongodb_uri;
         char *mongodb_database;

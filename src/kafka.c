@@ -17,7 +17,14 @@
 #include "clientconf.h"
 #include "log.h"
 #include "metrics.h"
+#include "topiccache.h"
 #include "watermark.h"
+
+/* callsig is built against the pinned librdkafka (scripts/deps-librdkafka.sh);
+ * the system's 2.0.2 headers must never be picked up instead. */
+#if RD_KAFKA_VERSION < 0x020f0000
+#error "librdkafka >= 2.15 required: run scripts/deps-librdkafka.sh"
+#endif
 
 /* Longest time one delivery wait may take before it is treated as failed;
  * above the producer's message.timeout.ms so that normally every message
@@ -37,6 +44,17 @@
 #define EVENTS_BIT 0x40000000
 /* librdkafka statistics (consumer lag) every this many ms. */
 #define STATS_INTERVAL_MS "5000"
+/* Per-user push topics known to exist (first contact, prepare_topics()):
+ * at most this many are remembered; an older one forgotten is prepared
+ * again, once, at the cost of one CreateTopics and one metadata request. */
+#define KNOWN_TOPICS_MAX 20000
+/* A topic just created whose metadata has no leader yet is asked again
+ * after this long (until the preparation timeout). */
+#define METADATA_RETRY_MS 10
+/* After a CreateTopics request failed as a whole (no controller found in
+ * time, the cluster not authorizing it), new topics are left to
+ * auto-creation for this long before CreateTopics is tried again. */
+#define CREATE_BACKOFF_MS 60000
 
 /* A partition paused by callsig for a retry backoff. */
 typedef struct paused_s {
@@ -68,6 +86,14 @@ struct cs_kafka_s {
         int delivery_timeout_ms; /* producer message.timeout.ms */
         int max_msg_bytes;       /* producer message.max.bytes */
         bool fatal;
+        /* First contact (per_user mode only; NULL in keyed mode). */
+        cs_topiccache_t *known;  /* push topics known to exist */
+        int topic_partitions;    /* push.topic_partitions */
+        int topic_replication;   /* push.topic_replication */
+        int prepare_timeout_ms;  /* push.topic_create_timeout_ms */
+        bool create_unsupported; /* the cluster has no CreateTopics */
+        int64_t create_resume_at; /* no CreateTopics before (monotonic ms) */
+        bool create_warned;      /* a refused CreateTopics was logged */
 };
 
 /* Counts the answers of one cs_kafka_deliver() call. */
@@ -150,7 +176,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                       void *opaque) {
         (void)rk;
-        (void)opaque;
+        cs_kafka_t *k = opaque;
         slot_t *slot = rkm->_private;
         if (!slot)
                 return;
@@ -164,6 +190,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 d->last_err = rkm->err;
                 cs_log(CS_LOG_WARN, "KAFKA", "delivery to %s failed: %s",
                        rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+                /* Deleted since it was prepared: prepare it again next time. */
+                if (k->known && (rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                                 rkm->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC))
+                        cs_topiccache_remove(k->known, rd_kafka_topic_name(rkm->rkt));
         }
         d->pending--;
 }
@@ -296,6 +326,13 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
                 goto fail;
         }
 
+        if (conf->push_mode == CS_PUSH_PER_USER) {
+                k->known = cs_topiccache_new(KNOWN_TOPICS_MAX);
+                k->topic_partitions = (int)conf->push_topic_partitions;
+                k->topic_replication = (int)conf->push_topic_replication;
+                k->prepare_timeout_ms = (int)conf->push_topic_create_timeout_ms;
+        }
+
         rconf = cs_clientconf_consumer(conf, errstr, errstr_size);
         if (!rconf)
                 goto fail;
@@ -341,6 +378,7 @@ void cs_kafka_destroy(cs_kafka_t *k) {
         if (k->producer)
                 rd_kafka_destroy(k->producer);
         cs_watermark_destroy(k->wm);
+        cs_topiccache_destroy(k->known);
         free(k->paused);
         free(k->failures);
         free(k->topic);
@@ -672,6 +710,253 @@ static bool keepalive(cs_kafka_t *k, bool held) {
         return true;
 }
 
+/* ---- first contact: per-user push topics ---- */
+
+/* The state of one new topic during prepare_topics(). */
+typedef struct fresh_s {
+        const char *topic;          /* owned by the outbox */
+        rd_kafka_resp_err_t create; /* CreateTopics' answer for it */
+        bool ready;                 /* metadata shows it with leaders */
+} fresh_t;
+
+/* Answers of CreateTopics after which the topic exists. */
+static bool created_or_exists(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+               err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+}
+
+static int remaining_ms(int64_t deadline) {
+        int64_t left = deadline - mono_ms();
+        return left > 0 ? (int)left : 0;
+}
+
+/* Logs a refused CreateTopics: the first time a warning (the cluster may
+ * forbid creation: producing goes on, auto-creation may still work, and an
+ * unknown topic is dead-lettered as before), then at debug level. */
+static void create_refused(cs_kafka_t *k, const char *what, const char *why) {
+        cs_log(k->create_warned ? CS_LOG_DEBUG : CS_LOG_WARN, "KAFKA",
+               "first contact: CreateTopics %s refused: %s; producing anyway "
+               "(auto-creation may still create it)",
+               what, why);
+        k->create_warned = true;
+}
+
+/* One CreateTopics request for every topic of @p fresh (@p n >= 1), waiting
+ * until @p deadline at most; records each topic's answer in fresh[].create
+ * (RD_KAFKA_RESP_ERR__TIMED_OUT when none came). */
+static void create_topics(cs_kafka_t *k, fresh_t *fresh, size_t n,
+                          int64_t deadline, bool *held) {
+        char why[512];
+        rd_kafka_NewTopic_t **nt = cs_xcalloc(n, sizeof(*nt));
+        rd_kafka_AdminOptions_t *opts = NULL;
+        rd_kafka_queue_t *q = NULL;
+        rd_kafka_event_t *ev = NULL;
+        size_t cnt = 0;
+
+        for (size_t i = 0; i < n; i++)
+                fresh[i].create = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        for (size_t i = 0; i < n; i++) {
+                nt[cnt] = rd_kafka_NewTopic_new(fresh[i].topic, k->topic_partitions,
+                                                k->topic_replication, why, sizeof(why));
+                if (!nt[cnt]) {
+                        fresh[i].create = RD_KAFKA_RESP_ERR__INVALID_ARG;
+                        cs_log(CS_LOG_WARN, "KAFKA", "first contact: %s: %s",
+                               fresh[i].topic, why);
+                        continue;
+                }
+                cnt++;
+        }
+        int timeout = remaining_ms(deadline);
+        if (!cnt || timeout <= 0)
+                goto done;
+        opts = rd_kafka_AdminOptions_new(k->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        /* The broker answers once the topics exist (or the time is up). */
+        if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout, why, sizeof(why)) ||
+            rd_kafka_AdminOptions_set_operation_timeout(opts, timeout, why, sizeof(why))) {
+                cs_log(CS_LOG_WARN, "KAFKA", "first contact: admin options: %s", why);
+                goto done;
+        }
+        q = rd_kafka_queue_new(k->producer);
+        cs_log(CS_LOG_DEBUG, "KAFKA", "first contact: CreateTopics for %zu topic(s)",
+               cnt);
+        rd_kafka_CreateTopics(k->producer, nt, cnt, opts, q);
+        while (!ev && remaining_ms(deadline) > 0) {
+                int slice = remaining_ms(deadline);
+                ev = rd_kafka_queue_poll(q, slice < 100 ? slice : 100);
+                *held = keepalive(k, *held);
+        }
+        if (!ev) {
+                /* Destroying the queue drops the late answer. */
+                k->create_resume_at = mono_ms() + CREATE_BACKOFF_MS;
+                cs_log(CS_LOG_WARN, "KAFKA",
+                       "first contact: CreateTopics of %zu topic(s) not answered "
+                       "in time; new push topics are left to auto-creation for %d s",
+                       cnt, CREATE_BACKOFF_MS / 1000);
+                goto done;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t rcnt = 0;
+        const rd_kafka_topic_result_t **tr =
+                res ? rd_kafka_CreateTopics_result_topics(res, &rcnt) : NULL;
+        if (err && rcnt == 0) {
+                /* The request as a whole: no CreateTopics API (a cluster
+                 * too old, or librdkafka's mock cluster), no controller,
+                 * or not authorized. */
+                if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
+                    err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION) {
+                        k->create_unsupported = true;
+                        cs_log(CS_LOG_WARN, "KAFKA",
+                               "first contact: the cluster does not support "
+                               "CreateTopics (%s); new push topics are left to "
+                               "auto-creation",
+                               rd_kafka_event_error_string(ev));
+                } else {
+                        /* librdkafka's mock cluster names a controller
+                         * that is none of its brokers, so this is a
+                         * timeout there ("waiting for controller"). */
+                        k->create_resume_at = mono_ms() + CREATE_BACKOFF_MS;
+                        cs_log(CS_LOG_WARN, "KAFKA",
+                               "first contact: CreateTopics failed: %s: %s; new "
+                               "push topics are left to auto-creation for %d s",
+                               rd_kafka_err2name(err), rd_kafka_event_error_string(ev),
+                               CREATE_BACKOFF_MS / 1000);
+                }
+                for (size_t i = 0; i < n; i++)
+                        if (fresh[i].create == RD_KAFKA_RESP_ERR__TIMED_OUT)
+                                fresh[i].create = err;
+                goto done;
+        }
+        size_t unauthorized = 0;
+        for (size_t j = 0; j < rcnt; j++) {
+                const char *name = rd_kafka_topic_result_name(tr[j]);
+                rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(tr[j]);
+                if (terr == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                    terr == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED)
+                        unauthorized++;
+                for (size_t i = 0; i < n; i++)
+                        if (!strcmp(fresh[i].topic, name))
+                                fresh[i].create = terr;
+                if (!created_or_exists(terr)) {
+                        const char *msg = rd_kafka_topic_result_error_string(tr[j]);
+                        char what[300];
+                        snprintf(what, sizeof(what), "of %s", name);
+                        /* TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
+                         * POLICY_VIOLATION, INVALID_REQUEST, ... */
+                        create_refused(k, what, msg && *msg ? msg : rd_kafka_err2str(terr));
+                }
+        }
+        /* A service account that may not create topics: do not ask for
+         * every new user; the grant may come later. */
+        if (rcnt && unauthorized == rcnt)
+                k->create_resume_at = mono_ms() + CREATE_BACKOFF_MS;
+done:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        for (size_t i = 0; i < cnt; i++)
+                rd_kafka_NewTopic_destroy(nt[i]);
+        free(nt);
+}
+
+/* Asks the cluster for @p f's metadata, so that the producer knows its
+ * partitions and leaders before the first message is produced (rather than
+ * finding out in its next periodic look for unknown topics). A topic just
+ * created may not have leaders yet: it is asked again until @p deadline. */
+static void topic_metadata(cs_kafka_t *k, fresh_t *f, int64_t deadline, bool *held) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->producer, f->topic, NULL);
+        bool retry = created_or_exists(f->create);
+
+        if (!rkt)
+                return;
+        for (;;) {
+                int timeout = remaining_ms(deadline);
+                const struct rd_kafka_metadata *md = NULL;
+                if (timeout <= 0)
+                        break;
+                rd_kafka_resp_err_t err = rd_kafka_metadata(k->producer, 0, rkt, &md, timeout);
+                if (!err && md->topic_cnt == 1 && !md->topics[0].err &&
+                    md->topics[0].partition_cnt > 0) {
+                        f->ready = true;
+                        for (int p = 0; p < md->topics[0].partition_cnt; p++)
+                                if (md->topics[0].partitions[p].leader < 0)
+                                        f->ready = false;
+                }
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                *held = keepalive(k, *held);
+                if (f->ready || !retry || remaining_ms(deadline) <= METADATA_RETRY_MS)
+                        break;
+                rd_kafka_poll(k->producer, METADATA_RETRY_MS);
+        }
+        rd_kafka_topic_destroy(rkt);
+}
+
+/*
+ * First contact (per_user mode): before an outbox is produced, every push
+ * topic of it that is not known to exist is created with one CreateTopics
+ * request (partitions and replication from the config; TOPIC_ALREADY_EXISTS
+ * is fine), then its metadata is requested, so that its first message goes
+ * out at once instead of after the producer's next look for unknown topics
+ * (once a second in librdkafka 2.0.2) or the broker's auto-creation. All of
+ * it takes at most push.topic_create_timeout_ms; the outbox is produced
+ * afterwards whatever happened: a cluster that forbids creation may still
+ * auto-create, and a topic that stays unknown is dead-lettered as before.
+ * Topics whose metadata answered are remembered: their later messages only
+ * pay a hash lookup. Dead letters (topics.dlq) are not prepared.
+ */
+static void prepare_topics(cs_kafka_t *k, const cs_outbox_t *out, bool *held) {
+        fresh_t *fresh = NULL;
+        size_t n = 0, created = 0, existed = 0, ready = 0;
+
+        if (!k->known)
+                return; /* keyed mode */
+        for (size_t i = 0; i < out->cnt; i++) {
+                const cs_out_msg_t *m = &out->msgs[i];
+                bool dup = false;
+                if (m->kind == CS_OUT_DEAD_LETTER || cs_topiccache_has(k->known, m->topic))
+                        continue;
+                for (size_t j = 0; j < n && !dup; j++)
+                        dup = !strcmp(fresh[j].topic, m->topic);
+                if (dup)
+                        continue;
+                if (!fresh)
+                        fresh = cs_xcalloc(out->cnt, sizeof(*fresh));
+                fresh[n++].topic = m->topic;
+        }
+        if (!n)
+                return;
+        int64_t start = mono_ms();
+        int64_t deadline = start + k->prepare_timeout_ms;
+        cs_log(CS_LOG_DEBUG, "KAFKA", "first contact: preparing %zu new topic(s)", n);
+        if (k->create_unsupported || start < k->create_resume_at) {
+                for (size_t i = 0; i < n; i++)
+                        fresh[i].create = RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
+        } else {
+                /* A quarter of the time stays for the metadata requests. */
+                create_topics(k, fresh, n, start + k->prepare_timeout_ms * 3 / 4, held);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (fresh[i].create == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        created++;
+                else if (fresh[i].create == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                        existed++;
+                topic_metadata(k, &fresh[i], deadline, held);
+                if (fresh[i].ready) {
+                        cs_topiccache_add(k->known, fresh[i].topic);
+                        ready++;
+                }
+        }
+        cs_log(CS_LOG_DEBUG, "KAFKA",
+               "first contact: %zu new topic(s) prepared in %lld ms: %zu created, "
+               "%zu existed, %zu with metadata",
+               n, (long long)(mono_ms() - start), created, existed, ready);
+        free(fresh);
+}
+
 cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                           size_t errstr_size) {
         delivery_t d = {0};
@@ -679,6 +964,7 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
         slot_t *slots = cs_xcalloc(cnt ? cnt : 1, sizeof(*slots));
         bool *keep = cs_xcalloc(cnt ? cnt : 1, sizeof(*keep));
         bool held = false;
+        prepare_topics(k, out, &held);
         for (size_t i = 0; i < cnt; i++) {
                 slots[i].d = &d;
                 rd_kafka_resp_err_t err = produce_one(k, &out->msgs[i], &slots[i]);
@@ -728,6 +1014,10 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                 snprintf(errstr, errstr_size, "%zu of %zu output message(s) not delivered: %s",
                          d.failed, cnt, rd_kafka_err2str(d.last_err));
         return d.failed ? CS_ERR_TRANSIENT : CS_OK;
+}
+
+const char *cs_kafka_lib_version(void) {
+        return rd_kafka_version_str();
 }
 
 bool cs_kafka_fatal(const cs_kafka_t *k) {

@@ -135,6 +135,10 @@ void cs_kafka_idle(cs_kafka_t *k, int timeout_ms);
  *  plus the wait margin. */
 int64_t cs_kafka_delivery_max_ms(const cs_kafka_t *k);
 
+/** @returns the version of the librdkafka callsig runs (linked statically),
+ *  e.g. "2.15.1"; a static string. */
+const char *cs_kafka_lib_version(void);
+
 /** @returns true after a fatal client error: the worker must stop. */
 bool cs_kafka_fatal(const cs_kafka_t *k);
 

@@ -15,6 +15,7 @@
 #include "clientconf.h"
 #include "common.h"
 #include "config.h"
+#include "kafka.h"
 #include "log.h"
 #include "worker.h"
 
@@ -81,7 +82,8 @@ int main(int argc, char **argv) {
                         usage(stdout);
                         return 0;
                 } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
-                        printf("callsig %s\n", CALLSIG_VERSION);
+                        printf("callsig %s (librdkafka %s)\n", CALLSIG_VERSION,
+                               cs_kafka_lib_version());
                         return 0;
                 } else {
                         fprintf(stderr, "callsig: unknown or incomplete option '%s'\n\n", a);
@@ -125,7 +127,8 @@ int main(int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        cs_log(CS_LOG_INFO, "MAIN", "callsig %s starting", CALLSIG_VERSION);
+        cs_log(CS_LOG_INFO, "MAIN", "callsig %s starting (librdkafka %s)",
+               CALLSIG_VERSION, cs_kafka_lib_version());
         rc = cs_worker_run(conf, &stop_requested);
         cs_log(CS_LOG_INFO, "MAIN", "callsig stopped (exit %d)", rc);
         mongoc_cleanup();

@@ -6,7 +6,8 @@
  * each reply and notification is on topic "push" with Kafka key = recvID =
  * the raw userID (not the escaped per-user form: "dave_x@y" stays as is),
  * with the kind and operation-id headers; and that nothing is written to
- * per-user topics (push.{user}).
+ * per-user topics (push.{user}), which are not prepared (no CreateTopics,
+ * see 0028) either.
  */
 #include "harness.h"
 
@@ -139,6 +140,9 @@ int main(void) {
         TEST_INTEQ(topic_partitions(env, per_user), 0);
         TEST_ASSERT(topic_partitions(env, keyed_topic) > 0, "topic %s exists",
                     keyed_topic);
+        /* keyed mode prepares no per-user topics (first contact, 0028) */
+        TEST_ASSERT(!env_worker_log_has(env, 0, "first contact"),
+                    "keyed mode prepared push topics");
 
         env_verify_tokens(env);
         env_stop(env);

@@ -6,7 +6,8 @@
  * YAML syntax error; a short or missing LiveKit secret is a configuration
  * error (exit 2) whose message never contains the secret; --check-config
  * exits 0 on a good file; --dump-config redacts the secret; --help and
- * --version exit 0 ("callsig 0.1.0"); an unknown option exits 2; the
+ * --version exit 0 and names the librdkafka it runs ("callsig 0.1.0
+ * (librdkafka 2.15.1)"), at least 2.15; an unknown option exits 2; the
  * environment overrides the file (CALLSIG_<KEY>), a bad value there names
  * the variable, and CALLSIG_LIVEKIT_API_SECRET alone satisfies the secret.
  * --check-config refuses (exit 2, file:line:col or the variable) what the
@@ -425,6 +426,28 @@ int main(void) {
         LACKS(r.err, "Secr3t");
         run_free(&r);
 
+        /* the KIP-848 consumer group protocol (Kafka 4.x) is a pass-through
+         * choice; classic stays the default. Its broker-side session
+         * timeout makes a classic-only property a refused combination. */
+        const char *kip848 = write_conf("kip848.yaml", LK_LINES
+                                        "kafka:\n"
+                                        "  brokers: \"127.0.0.1:1\"\n"
+                                        "  consumer:\n"
+                                        "    group.protocol: consumer\n");
+        r = run((const char *[]){"--config", kip848, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 0);
+        run_free(&r);
+        const char *kip848_bad = write_conf("kip848-bad.yaml", LK_LINES
+                                            "kafka:\n"
+                                            "  consumer:\n"
+                                            "    group.protocol: consumer\n"
+                                            "    session.timeout.ms: 6000\n");
+        r = run((const char *[]){"--config", kip848_bad, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 2);
+        HAS(r.err, "session.timeout.ms");
+        HAS(r.err, "group.protocol=consumer");
+        run_free(&r);
+
         /* --help, --version, unknown option */
         r = run((const char *[]){"--help", NULL}, NULL);
         TEST_INTEQ(r.rc, 0);
@@ -436,7 +459,18 @@ int main(void) {
         run_free(&r);
         r = run((const char *[]){"--version", NULL}, NULL);
         TEST_INTEQ(r.rc, 0);
-        TEST_STREQ(r.out, "callsig 0.1.0\n");
+        {
+                /* "callsig 0.1.0 (librdkafka 2.15.1)": the librdkafka it
+                 * runs, which must be the pinned one, never Debian's 2.0.2. */
+                int major = 0, minor = 0, patch = 0, end = 0;
+                TEST_ASSERT(sscanf(r.out, "callsig 0.1.0 (librdkafka %d.%d.%d)\n%n",
+                                   &major, &minor, &patch, &end) == 3 &&
+                                    end == (int)strlen(r.out),
+                            "--version printed: %s", r.out);
+                TEST_ASSERT(major > 2 || (major == 2 && minor >= 15),
+                            "librdkafka %d.%d.%d is older than 2.15", major, minor,
+                            patch);
+        }
         run_free(&r);
         r = run((const char *[]){"--no-such-option", NULL}, NULL);
         TEST_INTEQ(r.rc, 2);

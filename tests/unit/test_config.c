@@ -664,6 +664,23 @@ static void test_validate(void) {
         conf->signal_max_invitees = 0;
         validate_err(conf, "signal.max_invitees: 0 is out of range [1, 1000]");
         conf->signal_max_invitees = 64;
+        /* Created push topics: -1 is the broker's default, 0 is nothing. */
+        TEST_INTEQ(conf->push_topic_partitions, 1);
+        TEST_INTEQ(conf->push_topic_replication, -1);
+        TEST_INTEQ(conf->push_topic_create_timeout_ms, 1000);
+        conf->push_topic_partitions = 0;
+        validate_err(conf, "push.topic_partitions: 0 is not allowed (-1: the "
+                           "broker's default)");
+        conf->push_topic_partitions = -1;
+        conf->push_topic_replication = 0;
+        validate_err(conf, "push.topic_replication: 0 is not allowed (-1: the "
+                           "broker's default)");
+        conf->push_topic_replication = 3;
+        validate_ok(conf);
+        conf->push_topic_partitions = -2;
+        validate_err(conf, "push.topic_partitions: -2 is out of range [-1, 100000]");
+        conf->push_topic_partitions = 1;
+        conf->push_topic_replication = -1;
         conf->push_mode = (cs_push_mode_t)7;
         validate_err(conf, "push.mode: invalid value 7");
         {
@@ -1014,7 +1031,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 25);
+                TEST_INTEQ(n, 28);
         }
         free(got);
         free(want);
@@ -1024,7 +1041,9 @@ static void test_reference(void) {
 static const char *const all_keys[] = {
                 "kafka.brokers", "kafka.group_id", "topics.commands",
                 "topics.dlq", "topics.livekit_events", "push.mode", "push.topic_template",
-                "push.topic", "mongodb.uri", "mongodb.database",
+                "push.topic", "push.topic_partitions",
+                "push.topic_replication", "push.topic_create_timeout_ms",
+                "mongodb.uri", "mongodb.database",
                 "mongodb.retry_max_backoff_ms", "http.listen", "livekit.url",
                 "livekit.api_key", "livekit.api_secret", "livekit.token_ttl",
                 "livekit.api_url",
