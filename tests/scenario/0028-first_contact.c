@@ -39,10 +39,8 @@ static void user_name(char *buf, size_t size, const char *kind, int i) {
 /* Waits for @p user's reply to @p op and checks where and how it came. */
 static Callsig__V1__SignalReply *reply_checked(env_t *env, const char *user,
                                                const char *op) {
-        char topic[128];
         seen_t *s = env_expect_reply(env, user, op);
-        snprintf(topic, sizeof(topic), "push.%s", user);
-        TEST_STREQ(s->topic, topic);
+        TEST_STREQ(s->topic, env_push_topic(env, user));
         TEST_STREQ(s->key, user);
         TEST_STREQ(s->kind, "reply");
         TEST_STREQ(s->operation_id, op);
@@ -93,7 +91,7 @@ int main(void) {
         env_watch(env, "fc-callee");
         TEST_INTEQ(reply_checked(env, "fc-caller", "fc-inv")->errcode, 0);
         seen_t *n = env_expect_note(env, "fc-callee", "fc-inv");
-        TEST_STREQ(n->topic, "push.fc-callee");
+        TEST_STREQ(n->topic, env_push_topic(env, "fc-callee"));
         TEST_STREQ(n->key, "fc-callee");
         TEST_STREQ(n->kind, "notification");
         TEST_STREQ(n->operation_id, "fc-inv");
