@@ -135,8 +135,12 @@ static void first_contact(int users) {
         size_t np = 0;
         const char *needle = "new topic(s) prepared in ";
         for (const char *p = log; (p = strstr(p, needle)) && np < (size_t)users + 16;
-             p += strlen(needle))
-                prep[np++] = atoll(p + strlen(needle));
+             p += strlen(needle)) {
+                /* "...prepared in X ms: C created, E existed, ..." */
+                const char *c = strstr(p, "ms: ");
+                if (c && atoll(c + 4) > 0) /* not the warm-up's existing topic */
+                        prep[np++] = atoll(p + strlen(needle));
+        }
         print_dist("worker log: first contact prepared in", prep, np);
         free(prep);
         free(log);

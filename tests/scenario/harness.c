@@ -34,7 +34,7 @@
 #include "config.h"
 #include "topic.h"
 
-#define MAX_WORKERS 4
+#define MAX_WORKERS 8
 
 typedef struct watch_s {
         char *topic;
