@@ -18,7 +18,8 @@
 # broker.out (the JVM's own stdout and stderr), pid and bootstrap.
 #
 # Environment: KAFKA_BROKER_READY_TIMEOUT (seconds to wait for metadata,
-# default 90), KAFKA_BROKER_HEAP (default 512m).
+# default 90), KAFKA_BROKER_HEAP (default 512m), KAFKA_BROKER_PROPS (extra
+# server.properties lines, appended when the config is written).
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1
@@ -110,6 +111,10 @@ num.network.threads=2
 num.io.threads=4
 background.threads=4
 EOF
+  # Extra broker properties, one per line (the e2e benchmark's KIP-848 runs).
+  if [ -n "${KAFKA_BROKER_PROPS:-}" ]; then
+    printf '%s\n' "# From KAFKA_BROKER_PROPS:" "$KAFKA_BROKER_PROPS" >>"$dir/server.properties"
+  fi
   cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File

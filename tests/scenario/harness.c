@@ -34,7 +34,7 @@
 #include "config.h"
 #include "topic.h"
 
-#define MAX_WORKERS 4
+#define MAX_WORKERS 8
 
 typedef struct watch_s {
         char *topic;
@@ -745,10 +745,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "  brokers: \"%s\"\n"
                  "  group_id: %s\n"
                  "  consumer:\n"
-                 "    session.timeout.ms: 6000\n"
-                 "    heartbeat.interval.ms: 500\n"
-                 "    topic.metadata.refresh.interval.ms: 1000\n"
-                 "    auto.commit.interval.ms: 200\n"
+                 "%s"
                  "mongodb:\n"
                  "  uri: \"%s\"\n"
                  "  database: %s\n"
@@ -768,7 +765,13 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "log:\n"
                  "  level: debug\n"
                  "%s%s",
-                 env->bootstraps, env->group, env->mongo_uri,
+                 env->bootstraps, env->group,
+                 opts->consumer_yaml ? opts->consumer_yaml
+                                     : "    session.timeout.ms: 6000\n"
+                                       "    heartbeat.interval.ms: 500\n"
+                                       "    topic.metadata.refresh.interval.ms: 1000\n"
+                                       "    auto.commit.interval.ms: 200\n",
+                 env->mongo_uri,
                  env->mongo_db, opts->livekit_url ? opts->livekit_url : LK_URL,
                  LK_KEY, LK_SECRET,
                  opts->keyed ? "keyed" : "per_user", names,
@@ -1267,6 +1270,8 @@ static void pump(env_t *env, int ms) {
                         memcpy(s->value, rkm->payload, rkm->len);
                 s->partition = rkm->partition;
                 s->offset = rkm->offset;
+                s->recv_ms = wall_ms_now();
+                s->timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
                 if (!s->kind || strcmp(s->kind, "dead_letter"))
                         s->push = callsig__v1__push_message__unpack(NULL, rkm->len,
                                                                     rkm->payload);

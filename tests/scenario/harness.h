@@ -57,6 +57,11 @@ typedef struct env_opts_s {
                                     a fake); 0040 sets a real server's */
         bool own_broker;         /* real broker mode: start a broker of the
                                   * test's own (for env_broker_kill()) */
+        const char *consumer_yaml; /* replaces the kafka.consumer block's
+                                    * lines (each "    key: value\n");
+                                    * NULL: session.timeout.ms 6000,
+                                    * heartbeat.interval.ms 500, metadata
+                                    * refresh 1000, auto commit 200 */
 } env_opts_t;
 
 /** @returns true when CALLSIG_TEST_KAFKA=real (a real broker). */
@@ -195,6 +200,9 @@ typedef struct seen_s {
         size_t len;
         int32_t partition;
         int64_t offset;
+        int64_t recv_ms;      /* wall clock (ms) when the harness consumed it */
+        int64_t timestamp_ms; /* the message's timestamp (the producer's
+                                 CreateTime unless the topic says otherwise) */
         Callsig__V1__PushMessage *push; /* NULL for dead letters */
         bool taken;          /* returned by env_expect already */
 } seen_t;
