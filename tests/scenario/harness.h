@@ -57,6 +57,10 @@ typedef struct env_opts_s {
                                     a fake); 0040 sets a real server's */
         bool own_broker;         /* real broker mode: start a broker of the
                                   * test's own (for env_broker_kill()) */
+        int http_port;           /* worker 0's http.listen port (0: a free
+                                    one; 0041 picks it with env_free_port()
+                                    to give livekit-server its webhook URL
+                                    before the worker starts) */
 } env_opts_t;
 
 /** @returns true when CALLSIG_TEST_KAFKA=real (a real broker). */
@@ -130,6 +134,8 @@ typedef struct http_reply_s {
         size_t len;
 } http_reply_t;
 
+/** @returns a TCP port of 127.0.0.1 that was free a moment ago. */
+int env_free_port(void);
 /** @returns worker @p idx's http.listen port. */
 int env_worker_http_port(env_t *env, int idx);
 /** Sends @p method @p path to worker @p idx, with an Authorization header
