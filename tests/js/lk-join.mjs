@@ -42,7 +42,8 @@
 //            in the room at connect, then one per arrival), {"event":"unsees",
 //            identity, other}, {"event":"disconnected", identity, reason,
 //            reason_name (rtc-node's DisconnectReason), by: "self"|"server",
-//            connected_ms}. "ms" is since the start of the run.
+//            connected_ms}. "ms" is since the start of the run, "at" the
+//            wall clock (ISO 8601).
 //
 // Output: one line per check and a last line, each "RESULT " + JSON, on
 // stdout (the SDK logs JSON lines to stdout too) and, with --result, in
@@ -96,11 +97,12 @@ const timeoutMs = spec.timeout_ms ?? 20000;
 const oneLine = (s) => String(s).replace(/[\r\n]+/g, ' ')
   .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
 
-function result(obj) {
+function emit(obj) {
   const line = 'RESULT ' + JSON.stringify(obj) + '\n';
   process.stdout.write(line);
   if (resultPath) appendFileSync(resultPath, line);
 }
+const result = emit;
 
 // Resolves when pred() holds, checking on every room event and every 50 ms;
 // rejects with @what after @ms.
@@ -247,6 +249,9 @@ async function runRefused(check, remaining) {
 
 async function runSession(check, remaining) {
   const ms = () => Date.now() - started;
+  // Event lines also carry the wall clock ("at"), to line them up with the
+  // worker's log of the webhooks.
+  const result = (obj) => emit({ ...obj, at: new Date().toISOString() });
   const ends = [];
   const out = [];
   for (const p of check.participants) {

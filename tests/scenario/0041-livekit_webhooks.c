@@ -14,7 +14,9 @@
  *       participant_joined webhooks mark both inRoom with joinedRoomAt, and
  *       each gets a case-8 notification (onRoomParticipantConnectedReq)
  *       listing the other; when they leave, participant_left marks them out
- *       (inRoom false, leftRoomAt) with case 9 to the other;
+ *       (inRoom false, leftRoomAt) with case 9 to the other; nobody hangs
+ *       up, so LiveKit closes the empty room after its departure timeout
+ *       and the real room_finished ends the call (room_finished);
  *   (b) carol's token of another call opens only that call's room: she is
  *       never seen in the 1:1 room; mallory, holding a valid token for the
  *       1:1 room signed with the real key but not a participant of the
@@ -431,6 +433,13 @@ int main(void) {
         ok = lk_sess_end(sc, &res);
         TEST_ASSERT(ok, "session c failed:\n%s", res);
         free(res);
+
+        /* (a) nobody hung up the 1:1 call: LiveKit closes its empty room
+         * after departure_timeout (20 s) and room_finished ends the call */
+        doc = env_wait_call(env, room, "ended", "room_finished");
+        bson_destroy(doc);
+        TEST_SAY("the 1:1 call ended by room_finished at +%lld ms",
+                 (long long)(since() - t_join));
 
         print_timeline(env);
         free(tok_alice);
