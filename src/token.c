@@ -123,6 +123,8 @@ static json_t *token_json_lossy(const char *s) {
         char *copy;
         json_t *str;
 
+        if (len > TOKEN_PARTICIPANT_JSON_MAX)
+                return NULL;
         /* At most 3 output bytes per input byte. */
         copy = cs_xmalloc(len * 3 + 1);
         while (*p) {
@@ -149,8 +151,9 @@ static json_t *token_json_lossy(const char *s) {
 static int token_json_set_str(json_t *obj, const char *key, const char *val) {
         json_t *str = json_string(val);
 
-        if (!str)
-                return EILSEQ; /* jansson's allocator is malloc: see top */
+        if (!str) /* invalid UTF-8, or out of memory: jansson does not
+                   * tell them apart */
+                return EILSEQ;
         if (json_object_set_new(obj, key, str))
                 return ENOMEM;
         return 0;
@@ -286,17 +289,73 @@ static bool token_fits(const char *val, size_t max) {
         return !val || strnlen(val, max + 1) <= max;
 }
 
+/*
+ * The string claims of a token (iss, sub, video, name, metadata) as one
+ * compact JSON object. @returns the text (caller frees) or NULL with *errp
+ * = EILSEQ (the field named by *fieldp is not valid UTF-8), E2BIG or ENOMEM.
+ */
+static char *token_claims_text(const char *api_key,
+                               const cs_token_claims_t *claims,
+                               const char **fieldp, int *errp) {
+        json_t *grants = json_object(), *video = json_object();
+        char *text = NULL;
+        int err = ENOMEM;
+
+        *fieldp = "claims";
+        if (!grants || !video)
+                goto done;
+        /* Each field is checked for UTF-8 as it is set, so the error can
+         * name it. */
+        *fieldp = "API key";
+        if ((err = token_json_set_str(grants, "iss", api_key)))
+                goto done;
+        *fieldp = "user ID";
+        if ((err = token_json_set_str(grants, "sub", claims->user_id)))
+                goto done;
+        *fieldp = "room ID";
+        if ((err = token_json_set_str(video, "room", claims->room_id)))
+                goto done;
+        err = ENOMEM;
+        if (json_object_set_new(video, "roomJoin", json_true()) ||
+            json_object_set_new(video, "canPublish", json_true()) ||
+            json_object_set_new(video, "canSubscribe", json_true()) ||
+            json_object_set_new(video, "canPublishData", json_true()) ||
+            json_object_set(grants, "video", video))
+                goto done;
+        *fieldp = "name";
+        if (claims->name && *claims->name &&
+            (err = token_json_set_str(grants, "name", claims->name)))
+                goto done;
+        *fieldp = "metadata";
+        if (claims->metadata && *claims->metadata &&
+            (err = token_json_set_str(grants, "metadata", claims->metadata)))
+                goto done;
+        err = ENOMEM;
+        text = json_dumps(grants, JSON_COMPACT);
+        if (text && strlen(text) > CS_TOKEN_MAX) {
+                free(text);
+                text = NULL;
+                err = E2BIG;
+        }
+
+done:
+        json_decref(video);
+        json_decref(grants);
+        if (text)
+                err = 0;
+        *errp = err;
+        return text;
+}
+
 char *cs_token_mint(const char *api_key, const char *api_secret,
                     int64_t ttl_s, int64_t now_s,
                     const cs_token_claims_t *claims, char *errstr,
                     size_t errstr_size) {
-        json_t *grants = NULL, *video = NULL;
         char *text = NULL;
         jwt_t *jwt = NULL;
         char *token = NULL;
         const char *field;
         size_t secret_len;
-        bool with_name, with_meta;
         int err;
 
         if (!api_key || !*api_key || !api_secret || !*api_secret) {
@@ -333,48 +392,7 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
                           ttl_s, now_s);
                 goto done;
         }
-        with_name = claims->name && *claims->name;
-        with_meta = claims->metadata && *claims->metadata;
-
-        /* The string claims, as one JSON object; each field is checked for
-         * UTF-8 as it is set so the error can name it. */
-        grants = json_object();
-        video = json_object();
-        if (!grants || !video) {
-                err = ENOMEM;
-                field = "claims";
-                goto claims_done;
-        }
-        field = "API key";
-        if ((err = token_json_set_str(grants, "iss", api_key)))
-                goto claims_done;
-        field = "user ID";
-        if ((err = token_json_set_str(grants, "sub", claims->user_id)))
-                goto claims_done;
-        field = "room ID";
-        if ((err = token_json_set_str(video, "room", claims->room_id)))
-                goto claims_done;
-        if (json_object_set_new(video, "roomJoin", json_true()) ||
-            json_object_set_new(video, "canPublish", json_true()) ||
-            json_object_set_new(video, "canSubscribe", json_true()) ||
-            json_object_set_new(video, "canPublishData", json_true()) ||
-            json_object_set(grants, "video", video)) {
-                err = ENOMEM;
-                goto claims_done;
-        }
-        field = "name";
-        if (with_name && (err = token_json_set_str(grants, "name", claims->name)))
-                goto claims_done;
-        field = "metadata";
-        if (with_meta &&
-            (err = token_json_set_str(grants, "metadata", claims->metadata)))
-                goto claims_done;
-        text = json_dumps(grants, JSON_COMPACT);
-        if (!text)
-                err = ENOMEM;
-        else if (strlen(text) > CS_TOKEN_MAX)
-                err = E2BIG;
-claims_done:
+        text = token_claims_text(api_key, claims, &field, &err);
         if (err == EILSEQ) {
                 token_err(errstr, errstr_size, "%s is not valid UTF-8",
                           field);
@@ -404,8 +422,6 @@ claims_done:
 done:
         jwt_free(jwt); /* scrubs its copy of the secret */
         free(text);
-        json_decref(video);
-        json_decref(grants);
         return token;
 }
 
