@@ -2,15 +2,16 @@
  * token.c: LiveKit access tokens with libjwt 1.10 (contract section 6).
  *
  * Minting builds the string claims (iss, sub, video, name, metadata) as one
- * JSON document with our own escaper and hands it to jwt_add_grants_json(),
- * so video is a real nested object and metadata a JSON string; nbf and exp
- * go in with jwt_add_grant_int() so they are JSON integers.
+ * jansson object (jansson checks the UTF-8) and hands its compact text to
+ * jwt_add_grants_json(), so video is a real nested object and metadata a
+ * JSON string; nbf and exp go in with jwt_add_grant_int() so they are JSON
+ * integers.
  *
  * Verifying relies on jwt_decode() for the signature only. libjwt 1.10
  * accepts HS384/HS512 under the same key and checks no claims, so alg, iss,
- * exp, nbf and the claim types are checked here. The video object comes
- * back from libjwt as JSON text (jansson, compact) and is read with a small
- * scanner below.
+ * exp, nbf and the claim types are checked here. The video object and the
+ * time claims come back from libjwt as JSON text (jansson, compact) and are
+ * parsed again with jansson.
  *
  * Memory: libjwt 1.10.2 has no jwt_free_str() and no jwt_set_alloc(); the
  * strings it returns (jwt_encode_str, jwt_get_grants_json via jansson's
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <jwt.h>
 
 #include "alloc.h"
@@ -41,9 +43,6 @@ _Static_assert(sizeof(long) >= sizeof(int64_t), "long must hold int64_t");
 /* Cap on cs_token_participant_json() output; cs_token_mint() refuses
  * metadata above CS_TOKEN_METADATA_MAX anyway. */
 #define TOKEN_PARTICIPANT_JSON_MAX (1024 * 1024)
-
-/* Nesting depth the video scanner follows before giving up. */
-#define TOKEN_SCAN_DEPTH_MAX 32
 
 static void token_err(char *errstr, size_t errstr_size, const char *fmt, ...)
         CS_PRINTF(3, 4);
@@ -82,46 +81,6 @@ static void token_jwt_free_str(char *str) {
 
 
 /*
- * Growable buffer with a cap and a sticky error: appends after an error do
- * nothing, so a document is built first and checked once.
- */
-typedef struct token_buf_s {
-        char *data;  /* NUL-terminated once anything was appended */
-        size_t len;
-        size_t size; /* allocated bytes */
-        size_t cap;  /* longest allowed len */
-        int err;     /* 0, ENOMEM, E2BIG (cap) or EILSEQ (bad UTF-8) */
-} token_buf_t;
-
-static void token_buf_append(token_buf_t *buf, const char *s, size_t n) {
-        size_t need, size;
-        char *data;
-
-        if (buf->err)
-                return;
-        if (n > buf->cap - buf->len) {
-                buf->err = E2BIG;
-                return;
-        }
-        need = buf->len + n + 1;
-        if (need > buf->size) {
-                size = buf->size ? buf->size : 256;
-                while (size < need)
-                        size *= 2;
-                data = cs_xrealloc(buf->data, size);
-                buf->data = data;
-                buf->size = size;
-        }
-        memcpy(buf->data + buf->len, s, n);
-        buf->len += n;
-        buf->data[buf->len] = '\0';
-}
-
-static void token_buf_puts(token_buf_t *buf, const char *s) {
-        token_buf_append(buf, s, strlen(s));
-}
-
-/*
  * @returns the length (1-4) of the well-formed UTF-8 sequence at @p p
  * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), or 0.
  * The terminating NUL is never a continuation byte, so no length is needed.
@@ -154,415 +113,111 @@ static size_t token_utf8_len(const unsigned char *p) {
 }
 
 /*
- * Appends @p s as a JSON string literal: quotes and backslashes escaped,
- * control characters as \u00XX, UTF-8 kept as it is. Invalid UTF-8 sets
- * EILSEQ, or with @p lossy becomes U+FFFD, byte by byte.
+ * A JSON string of @p s with every byte that is not part of well-formed
+ * UTF-8 replaced by U+FFFD. @returns a new reference (NULL on out of
+ * memory).
  */
-static void token_buf_json_str(token_buf_t *buf, const char *s, bool lossy) {
-        static const char hex[] = "0123456789abcdef";
+static json_t *token_json_lossy(const char *s) {
         const unsigned char *p = (const unsigned char *)s;
-        const unsigned char *run;
-        char esc[6];
-        size_t n;
+        size_t len = strlen(s), n, o = 0;
+        char *copy;
+        json_t *str;
 
-        token_buf_append(buf, "\"", 1);
-        while (*p && !buf->err) {
-                /* Copy a run of bytes that need no escaping at once. */
-                run = p;
-                while (*p >= 0x20 && *p != '"' && *p != '\\' &&
-                       (n = token_utf8_len(p)) > 0)
+        if (len > TOKEN_PARTICIPANT_JSON_MAX)
+                return NULL;
+        /* At most 3 output bytes per input byte. */
+        copy = cs_xmalloc(len * 3 + 1);
+        while (*p) {
+                n = token_utf8_len(p);
+                if (n) {
+                        memcpy(copy + o, p, n);
+                        o += n;
                         p += n;
-                token_buf_append(buf, (const char *)run, (size_t)(p - run));
-                if (!*p)
-                        break;
-                if (*p == '"' || *p == '\\') {
-                        esc[0] = '\\';
-                        esc[1] = (char)*p;
-                        token_buf_append(buf, esc, 2);
-                } else if (*p < 0x20) {
-                        esc[0] = '\\';
-                        esc[1] = 'u';
-                        esc[2] = '0';
-                        esc[3] = '0';
-                        esc[4] = hex[*p >> 4];
-                        esc[5] = hex[*p & 0xf];
-                        token_buf_append(buf, esc, 6);
-                } else if (lossy) {
-                        token_buf_puts(buf, "\xef\xbf\xbd");
-                } else if (!buf->err) {
-                        buf->err = EILSEQ;
+                } else {
+                        memcpy(copy + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        p++;
                 }
-                p++;
         }
-        token_buf_append(buf, "\"", 1);
+        str = json_stringn(copy, o);
+        free(copy);
+        return str;
 }
-
-/* Appends ,"key":"value" (no comma when @p first). */
-static void token_buf_member(token_buf_t *buf, bool first, const char *key,
-                             const char *val, bool lossy) {
-        if (!first)
-                token_buf_append(buf, ",", 1);
-        token_buf_json_str(buf, key, false);
-        token_buf_append(buf, ":", 1);
-        token_buf_json_str(buf, val, lossy);
-}
-
 
 /*
- * A minimal scanner for the JSON text libjwt hands back (jansson output, so
- * well-formed, but read strictly anyway). Functions advance *pp on success
- * and return 0, EINVAL (malformed) or ENOMEM.
+ * Sets @p key of @p obj to the string @p val. @returns 0, or EILSEQ when
+ * @p val is not valid UTF-8 (jansson checks it), ENOMEM.
  */
+static int token_json_set_str(json_t *obj, const char *key, const char *val) {
+        json_t *str = json_string(val);
 
-static void token_scan_ws(const char **pp) {
-        const char *p = *pp;
-
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-                p++;
-        *pp = p;
-}
-
-static int token_scan_hex4(const char *p, unsigned *cpp) {
-        unsigned cp = 0;
-        int i;
-
-        for (i = 0; i < 4; i++) {
-                char c = p[i];
-
-                cp <<= 4;
-                if (c >= '0' && c <= '9')
-                        cp |= (unsigned)(c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        cp |= (unsigned)(c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        cp |= (unsigned)(c - 'A' + 10);
-                else
-                        return EINVAL;
-        }
-        *cpp = cp;
+        if (!str) /* invalid UTF-8, or out of memory: jansson does not
+                   * tell them apart */
+                return EILSEQ;
+        if (json_object_set_new(obj, key, str))
+                return ENOMEM;
         return 0;
 }
 
-/* Writes code point @p cp as UTF-8 at @p o. @returns the bytes written. */
-static size_t token_utf8_put(char *o, unsigned cp) {
-        if (cp < 0x80) {
-                o[0] = (char)cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                o[0] = (char)(0xc0 | (cp >> 6));
-                o[1] = (char)(0x80 | (cp & 0x3f));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                o[0] = (char)(0xe0 | (cp >> 12));
-                o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                o[2] = (char)(0x80 | (cp & 0x3f));
-                return 3;
-        }
-        o[0] = (char)(0xf0 | (cp >> 18));
-        o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[3] = (char)(0x80 | (cp & 0x3f));
-        return 4;
-}
-
 /*
- * Reads a string literal at *pp. With @p outp, stores the decoded text
- * (malloc'ed, caller frees); \u0000 and lone surrogates are refused since
- * the result is a C string.
+ * Parses claim text @p json (as libjwt returns it: jansson's compact
+ * output of the claim) into a new reference, or NULL if it is not JSON.
  */
-static int token_scan_string(const char **pp, char **outp) {
-        const char *p = *pp, *start;
-        char *out = NULL, *o = NULL;
-        unsigned cp, lo;
-        int err = EINVAL;
-
-        if (*p != '"')
-                goto done;
-        start = ++p;
-        /* Find the closing quote to size the output: escapes only shrink. */
-        while (*p != '"') {
-                if (*p == '\0')
-                        goto done;
-                if (*p == '\\' && *++p == '\0')
-                        goto done;
-                p++;
-        }
-        if (outp) {
-                out = cs_xmalloc((size_t)(p - start) + 1);
-                o = out;
-        }
-
-        for (p = start; *p != '"';) {
-                if ((unsigned char)*p < 0x20)
-                        goto done;
-                if (*p != '\\') {
-                        if (o)
-                                *o++ = *p;
-                        p++;
-                        continue;
-                }
-                p++;
-                switch (*p) {
-                case '"':
-                case '\\':
-                case '/':
-                        cp = (unsigned char)*p;
-                        break;
-                case 'b':
-                        cp = '\b';
-                        break;
-                case 'f':
-                        cp = '\f';
-                        break;
-                case 'n':
-                        cp = '\n';
-                        break;
-                case 'r':
-                        cp = '\r';
-                        break;
-                case 't':
-                        cp = '\t';
-                        break;
-                case 'u':
-                        if (token_scan_hex4(p + 1, &cp))
-                                goto done;
-                        p += 4;
-                        if (cp >= 0xdc00 && cp <= 0xdfff)
-                                goto done; /* lone low surrogate */
-                        if (cp >= 0xd800 && cp <= 0xdbff) {
-                                if (p[1] != '\\' || p[2] != 'u' ||
-                                    token_scan_hex4(p + 3, &lo) ||
-                                    lo < 0xdc00 || lo > 0xdfff)
-                                        goto done;
-                                cp = 0x10000 + ((cp - 0xd800) << 10) +
-                                     (lo - 0xdc00);
-                                p += 6;
-                        }
-                        if (cp == 0)
-                                goto done;
-                        break;
-                default:
-                        goto done;
-                }
-                p++;
-                if (o)
-                        o += token_utf8_put(o, cp);
-        }
-        if (o)
-                *o = '\0';
-        *pp = p + 1;
-        if (outp) {
-                *outp = out;
-                out = NULL;
-        }
-        err = 0;
-
-done:
-        free(out);
-        return err;
-}
-
-static int token_scan_skip(const char **pp, int depth);
-
-/* Skips an object or array body at *pp (which points at '{' or '['). */
-static int token_scan_skip_container(const char **pp, int depth) {
-        const char *p = *pp;
-        char close = *p == '{' ? '}' : ']';
-        int err;
-
-        if (depth > TOKEN_SCAN_DEPTH_MAX)
-                return EINVAL;
-        p++;
-        token_scan_ws(&p);
-        if (*p == close) {
-                *pp = p + 1;
-                return 0;
-        }
-        for (;;) {
-                if (close == '}') {
-                        if ((err = token_scan_string(&p, NULL)))
-                                return err;
-                        token_scan_ws(&p);
-                        if (*p++ != ':')
-                                return EINVAL;
-                        token_scan_ws(&p);
-                }
-                if ((err = token_scan_skip(&p, depth + 1)))
-                        return err;
-                token_scan_ws(&p);
-                if (*p == ',') {
-                        p++;
-                        token_scan_ws(&p);
-                        continue;
-                }
-                if (*p != close)
-                        return EINVAL;
-                *pp = p + 1;
-                return 0;
-        }
-}
-
-/* Skips any JSON value at *pp. */
-static int token_scan_skip(const char **pp, int depth) {
-        const char *p = *pp;
-
-        switch (*p) {
-        case '"':
-                return token_scan_string(pp, NULL);
-        case '{':
-        case '[':
-                return token_scan_skip_container(pp, depth);
-        case 't':
-                if (strncmp(p, "true", 4))
-                        return EINVAL;
-                *pp = p + 4;
-                return 0;
-        case 'f':
-                if (strncmp(p, "false", 5))
-                        return EINVAL;
-                *pp = p + 5;
-                return 0;
-        case 'n':
-                if (strncmp(p, "null", 4))
-                        return EINVAL;
-                *pp = p + 4;
-                return 0;
-        default:
-                if (*p != '-' && (*p < '0' || *p > '9'))
-                        return EINVAL;
-                while (*p == '-' || *p == '+' || *p == '.' || *p == 'e' ||
-                       *p == 'E' || (*p >= '0' && *p <= '9'))
-                        p++;
-                *pp = p;
-                return 0;
-        }
+static json_t *token_json_load(const char *json) {
+        return json_loads(json, JSON_DECODE_ANY, NULL);
 }
 
 /*
  * Reads "room" (string) and "roomJoin" (bool) from the video object's JSON
- * text. Other members are skipped; wrong types are refused.
+ * text. Other members are ignored; wrong types are refused.
  * @param roomp  set to the room (malloc'ed) or left NULL if absent.
  */
 static int token_parse_video(const char *json, char **roomp, int *joinp,
                              char *errstr, size_t errstr_size) {
-        const char *p = json;
-        char *key = NULL, *room = NULL;
-        int join = 0;
+        json_t *video = token_json_load(json);
+        json_t *room, *join;
         int err = EINVAL;
 
-        token_scan_ws(&p);
-        if (*p != '{') {
+        if (!video) {
+                token_err(errstr, errstr_size,
+                          "video claim is not valid JSON for a grant");
+                goto done;
+        }
+        if (!json_is_object(video)) {
                 token_err(errstr, errstr_size, "video claim is not an object");
                 goto done;
         }
-        p++;
-        token_scan_ws(&p);
-        if (*p == '}') {
-                p++;
-                goto end;
+        room = json_object_get(video, "room");
+        if (room && !json_is_string(room)) {
+                token_err(errstr, errstr_size, "video.room is not a string");
+                goto done;
         }
-        for (;;) {
-                if ((err = token_scan_string(&p, &key)))
-                        goto bad;
-                err = EINVAL;
-                token_scan_ws(&p);
-                if (*p++ != ':')
-                        goto bad;
-                token_scan_ws(&p);
-                if (!strcmp(key, "room")) {
-                        free(room);
-                        room = NULL;
-                        if (*p != '"') {
-                                token_err(errstr, errstr_size,
-                                          "video.room is not a string");
-                                err = EINVAL;
-                                goto done;
-                        }
-                        if ((err = token_scan_string(&p, &room)))
-                                goto bad;
-                } else if (!strcmp(key, "roomJoin")) {
-                        if (!strncmp(p, "true", 4)) {
-                                join = 1;
-                                p += 4;
-                        } else if (!strncmp(p, "false", 5)) {
-                                join = 0;
-                                p += 5;
-                        } else {
-                                token_err(errstr, errstr_size,
-                                          "video.roomJoin is not a boolean");
-                                err = EINVAL;
-                                goto done;
-                        }
-                } else if ((err = token_scan_skip(&p, 1))) {
-                        goto bad;
-                }
-                free(key);
-                key = NULL;
-                token_scan_ws(&p);
-                if (*p == ',') {
-                        p++;
-                        token_scan_ws(&p);
-                        continue;
-                }
-                if (*p != '}')
-                        goto bad;
-                p++;
-                break;
-        }
-end:
-        token_scan_ws(&p);
-        if (*p != '\0')
-                goto bad;
-        *roomp = room;
-        room = NULL;
-        *joinp = join;
-        err = 0;
-        goto done;
-
-bad:
-        if (err == ENOMEM)
-                token_err(errstr, errstr_size, "out of memory");
-        else
+        join = json_object_get(video, "roomJoin");
+        if (join && !json_is_boolean(join)) {
                 token_err(errstr, errstr_size,
-                          "video claim is not valid JSON for a grant");
-        err = err ? err : EINVAL;
+                          "video.roomJoin is not a boolean");
+                goto done;
+        }
+        *roomp = room ? cs_xstrdup(json_string_value(room)) : NULL;
+        *joinp = json_is_true(join);
+        err = 0;
+
 done:
-        free(key);
-        free(room);
+        json_decref(video);
         return err;
 }
 
 /* Parses a JSON integer (jansson prints them as [-]digits) into @p valp. */
 static bool token_parse_int(const char *json, int64_t *valp) {
-        const char *p = json;
-        bool neg = false;
-        int64_t val = 0;
-        int digit;
+        json_t *val = token_json_load(json);
+        bool ok = json_is_integer(val);
 
-        if (*p == '-') {
-                neg = true;
-                p++;
-        }
-        if (*p < '0' || *p > '9')
-                return false;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                digit = *p - '0';
-                /* Accumulate negatively: INT64_MIN has no positive twin. */
-                if (val < (INT64_MIN + digit) / 10)
-                        return false;
-                val = val * 10 - digit;
-        }
-        if (*p != '\0')
-                return false;
-        if (!neg) {
-                if (val == INT64_MIN)
-                        return false;
-                val = -val;
-        }
-        *valp = val;
-        return true;
+        _Static_assert(sizeof(json_int_t) >= sizeof(int64_t),
+                       "json_int_t must hold int64_t");
+        if (ok)
+                *valp = (int64_t)json_integer_value(val);
+        json_decref(val);
+        return ok;
 }
 
 /*
@@ -634,16 +289,73 @@ static bool token_fits(const char *val, size_t max) {
         return !val || strnlen(val, max + 1) <= max;
 }
 
+/*
+ * The string claims of a token (iss, sub, video, name, metadata) as one
+ * compact JSON object. @returns the text (caller frees) or NULL with *errp
+ * = EILSEQ (the field named by *fieldp is not valid UTF-8), E2BIG or ENOMEM.
+ */
+static char *token_claims_text(const char *api_key,
+                               const cs_token_claims_t *claims,
+                               const char **fieldp, int *errp) {
+        json_t *grants = json_object(), *video = json_object();
+        char *text = NULL;
+        int err = ENOMEM;
+
+        *fieldp = "claims";
+        if (!grants || !video)
+                goto done;
+        /* Each field is checked for UTF-8 as it is set, so the error can
+         * name it. */
+        *fieldp = "API key";
+        if ((err = token_json_set_str(grants, "iss", api_key)))
+                goto done;
+        *fieldp = "user ID";
+        if ((err = token_json_set_str(grants, "sub", claims->user_id)))
+                goto done;
+        *fieldp = "room ID";
+        if ((err = token_json_set_str(video, "room", claims->room_id)))
+                goto done;
+        err = ENOMEM;
+        if (json_object_set_new(video, "roomJoin", json_true()) ||
+            json_object_set_new(video, "canPublish", json_true()) ||
+            json_object_set_new(video, "canSubscribe", json_true()) ||
+            json_object_set_new(video, "canPublishData", json_true()) ||
+            json_object_set(grants, "video", video))
+                goto done;
+        *fieldp = "name";
+        if (claims->name && *claims->name &&
+            (err = token_json_set_str(grants, "name", claims->name)))
+                goto done;
+        *fieldp = "metadata";
+        if (claims->metadata && *claims->metadata &&
+            (err = token_json_set_str(grants, "metadata", claims->metadata)))
+                goto done;
+        err = ENOMEM;
+        text = json_dumps(grants, JSON_COMPACT);
+        if (text && strlen(text) > CS_TOKEN_MAX) {
+                free(text);
+                text = NULL;
+                err = E2BIG;
+        }
+
+done:
+        json_decref(video);
+        json_decref(grants);
+        if (text)
+                err = 0;
+        *errp = err;
+        return text;
+}
+
 char *cs_token_mint(const char *api_key, const char *api_secret,
                     int64_t ttl_s, int64_t now_s,
                     const cs_token_claims_t *claims, char *errstr,
                     size_t errstr_size) {
-        token_buf_t buf = {.cap = CS_TOKEN_MAX};
+        char *text = NULL;
         jwt_t *jwt = NULL;
         char *token = NULL;
         const char *field;
         size_t secret_len;
-        bool with_name, with_meta;
         int err;
 
         if (!api_key || !*api_key || !api_secret || !*api_secret) {
@@ -680,44 +392,14 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
                           ttl_s, now_s);
                 goto done;
         }
-        with_name = claims->name && *claims->name;
-        with_meta = claims->metadata && *claims->metadata;
-
-        /* The string claims, as one JSON object; each field is checked for
-         * UTF-8 right after it is written so the error can name it. */
-        token_buf_puts(&buf, "{");
-        field = "API key";
-        token_buf_member(&buf, true, "iss", api_key, false);
-        if (!buf.err) {
-                field = "user ID";
-                token_buf_member(&buf, false, "sub", claims->user_id, false);
-        }
-        if (!buf.err) {
-                field = "room ID";
-                token_buf_puts(&buf, ",\"video\":{");
-                token_buf_member(&buf, true, "room", claims->room_id, false);
-                token_buf_puts(&buf, ",\"roomJoin\":true"
-                                     ",\"canPublish\":true"
-                                     ",\"canSubscribe\":true"
-                                     ",\"canPublishData\":true}");
-        }
-        if (!buf.err && with_name) {
-                field = "name";
-                token_buf_member(&buf, false, "name", claims->name, false);
-        }
-        if (!buf.err && with_meta) {
-                field = "metadata";
-                token_buf_member(&buf, false, "metadata", claims->metadata,
-                                 false);
-        }
-        token_buf_puts(&buf, "}");
-        if (buf.err == EILSEQ) {
+        text = token_claims_text(api_key, claims, &field, &err);
+        if (err == EILSEQ) {
                 token_err(errstr, errstr_size, "%s is not valid UTF-8",
                           field);
                 goto done;
-        } else if (buf.err) {
+        } else if (err) {
                 token_err(errstr, errstr_size, "claims: %s",
-                          buf.err == E2BIG ? "too long" : "out of memory");
+                          err == E2BIG ? "too long" : "out of memory");
                 goto done;
         }
 
@@ -727,7 +409,7 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
                                (int)secret_len)) ||
             (err = jwt_add_grant_int(jwt, "nbf", (long)now_s)) ||
             (err = jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s))) ||
-            (err = jwt_add_grants_json(jwt, buf.data))) {
+            (err = jwt_add_grants_json(jwt, text))) {
                 token_err(errstr, errstr_size, "building token: %s",
                           token_jwt_err2str(err));
                 goto done;
@@ -739,7 +421,7 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
 
 done:
         jwt_free(jwt); /* scrubs its copy of the secret */
-        free(buf.data);
+        free(text);
         return token;
 }
 
@@ -893,33 +575,33 @@ char *cs_token_participant_json(const char *user_id, const char *nickname,
                 {"faceURL", face_url},     {"groupID", group_id},
                 {"groupName", group_name}, {"groupNickname", group_nickname},
         };
-        token_buf_t buf = {.cap = TOKEN_PARTICIPANT_JSON_MAX};
+        json_t *obj = json_object();
+        json_t *str;
         char *json = NULL;
-        char num[32];
-        bool first = true;
         size_t i;
 
-        token_buf_puts(&buf, "{");
+        if (!obj)
+                goto done;
         for (i = 0; i < CS_ARRAY_SIZE(fields); i++) {
                 if (!fields[i].val || !*fields[i].val)
                         continue;
-                token_buf_member(&buf, first, fields[i].key, fields[i].val,
-                                 true);
-                first = false;
+                str = token_json_lossy(fields[i].val);
+                if (!str || json_object_set_new(obj, fields[i].key, str))
+                        goto done;
         }
-        if (role_level != 0) {
-                snprintf(num, sizeof(num), "%s\"roleLevel\":%" PRId32,
-                         first ? "" : ",", role_level);
-                token_buf_puts(&buf, num);
-                first = false;
-        }
-        token_buf_puts(&buf, "}");
-        if (first || buf.err)
+        if (role_level != 0 &&
+            json_object_set_new(obj, "roleLevel", json_integer(role_level)))
                 goto done;
-        json = buf.data;
-        buf.data = NULL;
+        if (!json_object_size(obj))
+                goto done;
+        /* jansson keeps insertion order: the key order above. */
+        json = json_dumps(obj, JSON_COMPACT);
+        if (json && strlen(json) > TOKEN_PARTICIPANT_JSON_MAX) {
+                free(json);
+                json = NULL;
+        }
 
 done:
-        free(buf.data);
+        json_decref(obj);
         return json;
 }

@@ -27,6 +27,23 @@
 //            this check's participants nor receive their packets; those in
 //            "also_seen_by" must see them and receive their packets.
 //   refused: connect() must fail; the server's reason is reported.
+//   session: every participant connects (in the order given; "room" must
+//            be the room joined) and stays connected until its own end:
+//              "leave_when": FILE  it disconnects itself once FILE exists;
+//                                  being disconnected by the server first
+//                                  fails the check;
+//              "until_disconnected": true  it waits for the server to
+//                                  disconnect it (the run's timeout fails
+//                                  the check).
+//            While it runs, one "RESULT" line per event is written at once
+//            (so that a test can act on them): {"event":"connected",
+//            identity, room, sees, ms}, {"event":"sees", identity, other}
+//            (another participant is visible: one line for each already
+//            in the room at connect, then one per arrival), {"event":"unsees",
+//            identity, other}, {"event":"disconnected", identity, reason,
+//            reason_name (rtc-node's DisconnectReason), by: "self"|"server",
+//            connected_ms}. "ms" is since the start of the run, "at" the
+//            wall clock (ISO 8601).
 //
 // Output: one line per check and a last line, each "RESULT " + JSON, on
 // stdout (the SDK logs JSON lines to stdout too) and, with --result, in
@@ -35,7 +52,7 @@
 //
 // Tokens and secrets are never printed.
 
-import { readFileSync, appendFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, appendFileSync, writeFileSync, existsSync } from 'node:fs';
 
 const USAGE = 'usage: node lk-join.mjs SPEC.json [--result FILE]';
 
@@ -48,7 +65,7 @@ try {
       'run: npm ci --prefix tests/js\n');
   process.exit(2);
 }
-const { Room, RoomEvent, dispose } = rtc;
+const { Room, RoomEvent, DisconnectReason, dispose } = rtc;
 
 const args = process.argv.slice(2);
 let specPath;
@@ -80,11 +97,12 @@ const timeoutMs = spec.timeout_ms ?? 20000;
 const oneLine = (s) => String(s).replace(/[\r\n]+/g, ' ')
   .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
 
-function result(obj) {
+function emit(obj) {
   const line = 'RESULT ' + JSON.stringify(obj) + '\n';
   process.stdout.write(line);
   if (resultPath) appendFileSync(resultPath, line);
 }
+const result = emit;
 
 // Resolves when pred() holds, checking on every room event and every 50 ms;
 // rejects with @what after @ms.
@@ -229,6 +247,71 @@ async function runRefused(check, remaining) {
   throw new Error(`${check.identity ?? 'token'} was admitted to room ${joined}`);
 }
 
+async function runSession(check, remaining) {
+  const ms = () => Date.now() - started;
+  // Event lines also carry the wall clock ("at"), to line them up with the
+  // worker's log of the webhooks.
+  const result = (obj) => emit({ ...obj, at: new Date().toISOString() });
+  const ends = [];
+  const out = [];
+  for (const p of check.participants) {
+    const room = new Room();
+    let resolveEnd;
+    const end = new Promise((r) => { resolveEnd = r; });
+    const st = { by: null, reason: null, connectedAt: 0 };
+    room.on(RoomEvent.ParticipantConnected, (rp) =>
+      result({ event: 'sees', identity: p.identity, other: rp.identity, ms: ms() }));
+    room.on(RoomEvent.ParticipantDisconnected, (rp) =>
+      result({ event: 'unsees', identity: p.identity, other: rp.identity, ms: ms() }));
+    room.on(RoomEvent.Disconnected, (reason) => {
+      const by = st.by ?? 'server';
+      st.by = by;
+      st.reason = reason;
+      result({ event: 'disconnected', identity: p.identity, reason,
+        reason_name: DisconnectReason[reason] ?? String(reason), by,
+        connected_ms: Date.now() - st.connectedAt, ms: ms() });
+      resolveEnd();
+    });
+    await room.connect(spec.url, p.token, { autoSubscribe: true, dynacast: false });
+    st.connectedAt = Date.now();
+    result({ event: 'connected', identity: p.identity, room: room.name,
+      sees: [...room.remoteParticipants.keys()].sort(), ms: ms() });
+    for (const other of room.remoteParticipants.keys()) {
+      result({ event: 'sees', identity: p.identity, other, ms: ms() });
+    }
+    if (p.room && room.name !== p.room) {
+      throw new Error(`${p.identity} joined room ${room.name}, not ${p.room}`);
+    }
+    live.set(p.identity, { identity: p.identity, room, got: new Map(), seenEver: new Set() });
+    if (p.leave_when) {
+      ends.push((async () => {
+        await Promise.race([
+          until(() => st.by !== null || existsSync(p.leave_when), remaining(),
+            `${p.identity}'s leave signal`),
+          end,
+        ]);
+        if (st.by === 'server') {
+          throw new Error(`${p.identity} was disconnected by the server ` +
+            `(${DisconnectReason[st.reason] ?? st.reason}) before leaving`);
+        }
+        st.by = 'self';
+        await room.disconnect();
+        await Promise.race([end, new Promise((r) => setTimeout(r, 2000))]);
+        out.push({ identity: p.identity, by: 'self' });
+      })());
+    } else {
+      ends.push((async () => {
+        await Promise.race([end, new Promise((_, rej) => setTimeout(() =>
+          rej(new Error(`${p.identity} was not disconnected by the server`)), remaining()))]);
+        out.push({ identity: p.identity, by: st.by,
+          reason_name: DisconnectReason[st.reason] ?? String(st.reason) });
+      })());
+    }
+  }
+  await Promise.all(ends);
+  return { participants: out };
+}
+
 async function main() {
   const deadline = started + timeoutMs;
   const remaining = () => Math.max(1, deadline - Date.now());
@@ -239,7 +322,9 @@ async function main() {
     try {
       const r = check.expect === 'refused'
         ? await runRefused(check, remaining)
-        : await runJoin(check, remaining);
+        : check.expect === 'session'
+          ? await runSession(check, remaining)
+          : await runJoin(check, remaining);
       result({ check: check.name, expect: check.expect, ok: true, ms: Date.now() - t0, ...r });
     } catch (err) {
       failed++;

@@ -69,6 +69,7 @@ struct env_s {
         mongoc_client_t *mongo;
         pid_t workers[MAX_WORKERS];
         int http_port[MAX_WORKERS]; /* each worker's http.listen port */
+        int first_http_port;        /* env_opts_t.http_port */
         int worker_status[MAX_WORKERS];
         bool worker_exited[MAX_WORKERS];
         int worker_cnt;
@@ -300,7 +301,7 @@ static void start_mongo(env_t *env) {
 /* ---- workers ---- */
 
 /* A TCP port nobody listens on now (the kernel's choice). */
-static int free_port(void) {
+int env_free_port(void) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         TEST_ASSERT(fd >= 0, "socket");
         struct sockaddr_in sin = {.sin_family = AF_INET,
@@ -376,7 +377,9 @@ int env_worker_start(env_t *env) {
         snprintf(log_path, sizeof(log_path), "%s/worker%d.log", env->dir, idx);
         const char *bin = getenv("CALLSIG_TEST_BIN");
         TEST_ASSERT(bin, "CALLSIG_TEST_BIN is not set (run through ctest)");
-        env->http_port[idx] = free_port();
+        env->http_port[idx] = idx == 0 && env->first_http_port
+                                      ? env->first_http_port
+                                      : env_free_port();
         char listen_at[64];
         snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", env->http_port[idx]);
         pid_t pid = fork();
@@ -780,6 +783,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  env->dir);
         write_file(env->config_path, config);
 
+        env->first_http_port = opts->http_port;
         int workers = opts->workers ? opts->workers : 1;
         for (int i = 0; i < workers; i++)
                 env_worker_start(env);

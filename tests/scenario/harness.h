@@ -62,6 +62,10 @@ typedef struct env_opts_s {
                                     * NULL: session.timeout.ms 6000,
                                     * heartbeat.interval.ms 500, metadata
                                     * refresh 1000, auto commit 200 */
+        int http_port;           /* worker 0's http.listen port (0: a free
+                                    one; 0041 picks it with env_free_port()
+                                    to give livekit-server its webhook URL
+                                    before the worker starts) */
 } env_opts_t;
 
 /** @returns true when CALLSIG_TEST_KAFKA=real (a real broker). */
@@ -135,6 +139,8 @@ typedef struct http_reply_s {
         size_t len;
 } http_reply_t;
 
+/** @returns a TCP port of 127.0.0.1 that was free a moment ago. */
+int env_free_port(void);
 /** @returns worker @p idx's http.listen port. */
 int env_worker_http_port(env_t *env, int idx);
 /** Sends @p method @p path to worker @p idx, with an Authorization header

@@ -20,6 +20,9 @@ const char *lk_server_bin(void);
 /** Starts a server in a new directory /tmp/callsig-livekit-XXXXXX; fails
  *  the test on any error. @returns its ws:// URL (static). */
 const char *lk_server_start(void);
+/** The same, with LiveKit's webhook pointed at @p webhook_url (NULL:
+ *  none). */
+const char *lk_server_start_webhook(const char *webhook_url);
 /** The directory of the server started (its log, the join spec). */
 const char *lk_dir(void);
 /** Stops the server and removes its directory (kept with CALLSIG_TEST_KEEP). */
@@ -41,5 +44,37 @@ void lk_spec_list(const char *key, const char *const *ids);
 /** Runs lk-join.mjs on the spec (its output in lk_dir()/join.log).
  *  @returns the RESULT lines (caller frees) and sets *@p okp and *@p msp. */
 char *lk_spec_run(bool *okp, int64_t *msp);
+
+/* ---- sessions: participants that stay while the test acts ----
+ *
+ * A session is one lk-join.mjs "session" check run in the background: each
+ * participant connects and stays until lk_sess_leave() (or, added with
+ * @p until_disconnected, until the server disconnects it). Its event lines
+ * are read while it runs. */
+typedef struct lk_sess_s lk_sess_t;
+
+/** A new session named @p name (its files in lk_dir()); @p timeout_ms
+ *  (scaled) bounds the whole run. */
+lk_sess_t *lk_sess_new(const char *name, int timeout_ms);
+void lk_sess_add(lk_sess_t *sess, const char *identity, const char *token,
+                 const char *room, bool until_disconnected);
+/** Starts lk-join.mjs in the background. */
+void lk_sess_start(lk_sess_t *sess);
+/** Tells @p identity (added without until_disconnected) to leave. */
+void lk_sess_leave(lk_sess_t *sess, const char *identity);
+/** Waits until an event line with "event" = @p event and "identity" =
+ *  @p identity (and "other" = @p other unless NULL) was written; fails the
+ *  test after @p timeout_ms (scaled). @returns the line's JSON text
+ *  (caller frees). */
+char *lk_sess_wait(lk_sess_t *sess, const char *event, const char *identity,
+                   const char *other, int timeout_ms);
+/** @returns the line like that if one was written so far (caller frees),
+ *  else NULL. */
+char *lk_sess_find(lk_sess_t *sess, const char *event, const char *identity,
+                   const char *other);
+/** Waits for lk-join.mjs to exit, frees @p sess; @returns true if every
+ *  participant ended as it was told to. *@p resultp (if not NULL) gets
+ *  every RESULT line (caller frees). */
+bool lk_sess_end(lk_sess_t *sess, char **resultp);
 
 #endif
