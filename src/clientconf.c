@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "err.h"
 
 #define REDACTED "[redacted]"
 
@@ -31,18 +32,6 @@ static const char *const consumer_defaults[] = {
         "enable.partition.eof", "false",
         "fetch.wait.max.ms", "100",
         NULL};
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-        CS_PRINTF(3, 4);
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-        va_list ap;
-        if (!errstr || errstr_size == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-}
 
 /* Copies @p msg into @p out with every occurrence of @p secret (if not
  * NULL or empty) written as [redacted]. */
@@ -78,10 +67,10 @@ static void key_err(const cs_config_t *conf, const char *key,
 
         redact(clean, sizeof(clean), problem, secret, secret_len);
         if (origin)
-                errf(errstr, errstr_size, "%s: %s: %s: %s", origin, key, what,
+                cs_errf(errstr, errstr_size, "%s: %s: %s: %s", origin, key, what,
                      clean);
         else
-                errf(errstr, errstr_size, "%s: %s: %s", key, what, clean);
+                cs_errf(errstr, errstr_size, "%s: %s: %s", key, what, clean);
 }
 
 /* Sets one property; on failure names @p key (the callsig key it came
@@ -274,7 +263,7 @@ static int try_client(const cs_config_t *conf, bool producer, char *errstr,
                         errstr_size);
                 return -1;
         }
-        errf(errstr, errstr_size,
+        cs_errf(errstr, errstr_size,
              "%s: librdkafka refuses the %s configuration: %s",
              producer ? "kafka.producer" : "kafka.consumer", what, why);
         return -1;
@@ -297,7 +286,7 @@ int cs_clientconf_check(const cs_config_t *conf, char *errstr,
                 goto done;
         pool = mongoc_client_pool_new(uri);
         if (!pool) {
-                errf(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                      "%s%smongodb.uri: cannot create a client pool from it",
                      cs_config_origin(conf, "mongodb.uri")
                              ? cs_config_origin(conf, "mongodb.uri")

@@ -29,6 +29,7 @@
 #include <yaml.h>
 
 #include "alloc.h"
+#include "err.h"
 
 /* Caps on what a file may hold; exceeding one is a configuration error. */
 #define CS_CONFIG_FILE_MAX (1024 * 1024) /* bytes of one YAML file */
@@ -204,18 +205,6 @@ typedef struct cs_changes_s {
 
 static char *cs_xstrndup(const char *s, size_t len) {
         return cs_xmemdup(s, len);
-}
-
-static void cs_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-        CS_PRINTF(3, 4);
-
-static void cs_errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-        va_list ap;
-        if (!errstr || errstr_size == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
 }
 
 static bool cs_str_prefix(const char *s, const char *prefix) {

@@ -3,6 +3,18 @@
  */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+void cs_errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
+        va_list ap;
+        if (!errstr || errstr_size == 0)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+}
+
 const char *cs_err2str(cs_err_t err) {
         switch (err) {
         case CS_OK: return "ok";

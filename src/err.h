@@ -10,6 +10,9 @@
 #define CALLSIG_ERR_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "common.h"
 
 typedef enum cs_err_e {
         CS_OK = 0,
@@ -34,6 +37,11 @@ typedef enum cs_err_e {
         CS_ERR_PERMANENT = -5,   /* a decodable command that retrying cannot
                                     apply: answer 1009, dead-letter a copy */
 } cs_err_t;
+
+/** Writes a printf-style reason into @p errstr (nothing when @p errstr is
+ *  NULL or @p errstr_size 0). */
+void cs_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+        CS_PRINTF(3, 4);
 
 /** @returns a static one-line description of @p err. */
 const char *cs_err2str(cs_err_t err);

@@ -36,6 +36,7 @@
 #include <jwt.h>
 
 #include "alloc.h"
+#include "err.h"
 
 /* jwt_add_grant_int() takes a long; NumericDates need 64 bits. */
 _Static_assert(sizeof(long) >= sizeof(int64_t), "long must hold int64_t");
@@ -43,19 +44,6 @@ _Static_assert(sizeof(long) >= sizeof(int64_t), "long must hold int64_t");
 /* Cap on cs_token_participant_json() output; cs_token_mint() refuses
  * metadata above CS_TOKEN_METADATA_MAX anyway. */
 #define TOKEN_PARTICIPANT_JSON_MAX (1024 * 1024)
-
-static void token_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-        CS_PRINTF(3, 4);
-
-static void token_err(char *errstr, size_t errstr_size, const char *fmt, ...) {
-        va_list ap;
-
-        if (!errstr || !errstr_size)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-}
 
 /* @returns a static description of a libjwt errno value. */
 static const char *token_jwt_err2str(int err) {
@@ -179,22 +167,22 @@ static int token_parse_video(const char *json, char **roomp, int *joinp,
         int err = EINVAL;
 
         if (!video) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "video claim is not valid JSON for a grant");
                 goto done;
         }
         if (!json_is_object(video)) {
-                token_err(errstr, errstr_size, "video claim is not an object");
+                cs_errf(errstr, errstr_size, "video claim is not an object");
                 goto done;
         }
         room = json_object_get(video, "room");
         if (room && !json_is_string(room)) {
-                token_err(errstr, errstr_size, "video.room is not a string");
+                cs_errf(errstr, errstr_size, "video.room is not a string");
                 goto done;
         }
         join = json_object_get(video, "roomJoin");
         if (join && !json_is_boolean(join)) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "video.roomJoin is not a boolean");
                 goto done;
         }
@@ -234,14 +222,14 @@ static int token_get_int(jwt_t *jwt, const char *name, int64_t *valp,
         json = jwt_get_grants_json(jwt, name);
         if (!json) {
                 if (errno == ENOMEM) {
-                        token_err(errstr, errstr_size, "out of memory");
+                        cs_errf(errstr, errstr_size, "out of memory");
                         goto done;
                 }
                 ret = 0;
                 goto done;
         }
         if (!token_parse_int(json, valp)) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "%s claim is not an integer NumericDate", name);
                 goto done;
         }
@@ -271,7 +259,7 @@ static int token_get_str(jwt_t *jwt, const char *name, char **strp,
         }
         val = jwt_get_grant(jwt, name);
         if (!val) {
-                token_err(errstr, errstr_size, "%s claim is not a string",
+                cs_errf(errstr, errstr_size, "%s claim is not a string",
                           name);
                 goto done;
         }
@@ -359,18 +347,18 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
         int err;
 
         if (!api_key || !*api_key || !api_secret || !*api_secret) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "API key and secret must not be empty");
                 goto done;
         }
         secret_len = strlen(api_secret);
         if (secret_len > INT_MAX) {
-                token_err(errstr, errstr_size, "API secret is too long");
+                cs_errf(errstr, errstr_size, "API secret is too long");
                 goto done;
         }
         if (!claims || !claims->user_id || !*claims->user_id ||
             !claims->room_id || !*claims->room_id) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "user ID and room ID must not be empty");
                 goto done;
         }
@@ -379,7 +367,7 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
             !token_fits(api_key, CS_TOKEN_ID_MAX) ||
             !token_fits(claims->name, CS_TOKEN_NAME_MAX) ||
             !token_fits(claims->metadata, CS_TOKEN_METADATA_MAX)) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "claim too long (limits: IDs and key %d, name %d, "
                           "metadata %d bytes)",
                           CS_TOKEN_ID_MAX, CS_TOKEN_NAME_MAX,
@@ -387,18 +375,18 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
                 goto done;
         }
         if (ttl_s <= 0 || now_s < 0 || now_s > (int64_t)LONG_MAX - ttl_s) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "invalid time: ttl %" PRId64 " s, now %" PRId64,
                           ttl_s, now_s);
                 goto done;
         }
         text = token_claims_text(api_key, claims, &field, &err);
         if (err == EILSEQ) {
-                token_err(errstr, errstr_size, "%s is not valid UTF-8",
+                cs_errf(errstr, errstr_size, "%s is not valid UTF-8",
                           field);
                 goto done;
         } else if (err) {
-                token_err(errstr, errstr_size, "claims: %s",
+                cs_errf(errstr, errstr_size, "claims: %s",
                           err == E2BIG ? "too long" : "out of memory");
                 goto done;
         }
@@ -410,13 +398,13 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
             (err = jwt_add_grant_int(jwt, "nbf", (long)now_s)) ||
             (err = jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s))) ||
             (err = jwt_add_grants_json(jwt, text))) {
-                token_err(errstr, errstr_size, "building token: %s",
+                cs_errf(errstr, errstr_size, "building token: %s",
                           token_jwt_err2str(err));
                 goto done;
         }
         token = jwt_encode_str(jwt);
         if (!token)
-                token_err(errstr, errstr_size, "encoding token: %s",
+                cs_errf(errstr, errstr_size, "encoding token: %s",
                           token_jwt_err2str(errno));
 
 done:
@@ -439,23 +427,23 @@ int cs_token_verify(const char *api_key, const char *api_secret,
 
         /* An empty key would make jwt_decode() skip the signature. */
         if (!api_key || !*api_key || !api_secret || !*api_secret) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "API key and secret must not be empty");
                 goto done;
         }
         secret_len = strlen(api_secret);
         if (secret_len > INT_MAX) {
-                token_err(errstr, errstr_size, "API secret is too long");
+                cs_errf(errstr, errstr_size, "API secret is too long");
                 goto done;
         }
         if (now_s < 0 || leeway_s < 0) {
-                token_err(errstr, errstr_size, "invalid time or leeway");
+                cs_errf(errstr, errstr_size, "invalid time or leeway");
                 goto done;
         }
         /* libjwt decodes on the stack (alloca): bound the input. */
         if (!token || !*token || strnlen(token, CS_TOKEN_MAX + 1) >
                                          CS_TOKEN_MAX) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "token empty or longer than %d bytes",
                           CS_TOKEN_MAX);
                 goto done;
@@ -465,10 +453,10 @@ int cs_token_verify(const char *api_key, const char *api_secret,
                          (int)secret_len);
         if (err) {
                 if (err == EINVAL)
-                        token_err(errstr, errstr_size,
+                        cs_errf(errstr, errstr_size,
                                   "malformed token or bad signature");
                 else
-                        token_err(errstr, errstr_size, "decoding token: %s",
+                        cs_errf(errstr, errstr_size, "decoding token: %s",
                                   token_jwt_err2str(err));
                 goto done;
         }
@@ -477,14 +465,14 @@ int cs_token_verify(const char *api_key, const char *api_secret,
          * libjwt 1.10's out-of-memory path that returns 0 unverified. */
         if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
                 val = jwt_alg_str(jwt_get_alg(jwt));
-                token_err(errstr, errstr_size, "alg %s is not HS256",
+                cs_errf(errstr, errstr_size, "alg %s is not HS256",
                           val ? val : "(unknown)");
                 goto done;
         }
 
         val = jwt_get_grant(jwt, "iss");
         if (!val || strcmp(val, api_key)) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "iss claim missing or not the API key");
                 goto done;
         }
@@ -493,12 +481,12 @@ int cs_token_verify(const char *api_key, const char *api_secret,
         if (has < 0)
                 goto done;
         if (!has) {
-                token_err(errstr, errstr_size, "exp claim missing");
+                cs_errf(errstr, errstr_size, "exp claim missing");
                 goto done;
         }
         /* now > exp + leeway, without overflow (now, leeway >= 0). */
         if (exp_s < now_s - leeway_s) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "token expired (leeway %" PRId64 " s)", leeway_s);
                 goto done;
         }
@@ -506,7 +494,7 @@ int cs_token_verify(const char *api_key, const char *api_secret,
         if (has < 0)
                 goto done;
         if (has && nbf_s > now_s && nbf_s - now_s > leeway_s) {
-                token_err(errstr, errstr_size,
+                cs_errf(errstr, errstr_size,
                           "token not valid for another %" PRId64
                           " s (leeway %" PRId64 " s)",
                           nbf_s - now_s, leeway_s);
@@ -516,7 +504,7 @@ int cs_token_verify(const char *api_key, const char *api_secret,
         if (token_get_str(jwt, "sub", &out.user_id, errstr, errstr_size))
                 goto done;
         if (!out.user_id || !*out.user_id) {
-                token_err(errstr, errstr_size, "sub claim missing or empty");
+                cs_errf(errstr, errstr_size, "sub claim missing or empty");
                 goto done;
         }
         if (token_get_str(jwt, "name", &out.name, errstr, errstr_size) ||
@@ -531,7 +519,7 @@ int cs_token_verify(const char *api_key, const char *api_secret,
                                       errstr, errstr_size))
                         goto done;
         } else if (errno == ENOMEM) {
-                token_err(errstr, errstr_size, "out of memory");
+                cs_errf(errstr, errstr_size, "out of memory");
                 goto done;
         }
         if (!out.room_id)

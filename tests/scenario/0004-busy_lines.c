@@ -29,12 +29,6 @@ TEST_MAIN_DEFS
 #define INV OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE
 #define INV_GROUP OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Inserts a `lines` document by hand (a claim callsig did not write). */
 static void insert_line(env_t *env, const char *user, const char *room,
                         int64_t at_ms) {
@@ -81,19 +75,6 @@ static int64_t line_count(env_t *env, const char *user, const char *room) {
         else
                 snprintf(filter, sizeof(filter), "{\"_id\": \"user:%s\"}", user);
         return env_count_docs(env, "lines", filter);
-}
-
-static Callsig__V1__SignalReply *reply_code(env_t *env, const char *user,
-                                            const char *op, int code,
-                                            int resp_case) {
-        Callsig__V1__SignalReply *r = seen_reply(env_expect_reply(env, user, op));
-        TEST_ASSERT(r->errcode == code, "%s: errCode %d, want %d (%s)", op,
-                    r->errcode, code, r->errmsg);
-        TEST_STREQ(r->operationid, op);
-        TEST_ASSERT(r->resp && (int)r->resp->payload_case == resp_case,
-                    "%s: resp case %d, want %d", op,
-                    r->resp ? (int)r->resp->payload_case : -1, resp_case);
-        return r;
 }
 
 static void busy_is(char **list, size_t n, const char *one) {
@@ -202,7 +183,7 @@ int main(void) {
         env_send(env, cmd_invite("b-ab", "alice", (const char *[]){"bob", NULL},
                                  "room-ab", NULL, "video", 300),
                  NULL, -1);
-        Callsig__V1__SignalReply *r = reply_code(env, "alice", "b-ab", 0, INV);
+        Callsig__V1__SignalReply *r = env_expect_code(env, "alice", "b-ab", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
         env_expect_note(env, "bob", "b-ab");
         env_expect_note(env, "alice", "b-ab");
@@ -214,7 +195,7 @@ int main(void) {
         env_send(env, cmd_invite("b-ca", "carol", (const char *[]){"alice", NULL},
                                  "room-ca", NULL, "audio", 300),
                  NULL, -1);
-        r = reply_code(env, "carol", "b-ca", 1006, INV);
+        r = env_expect_code(env, "carol", "b-ca", 1006, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist,
                 "alice");
         TEST_STREQ(r->resp->invite->roomid, "room-ca");
@@ -239,7 +220,7 @@ int main(void) {
         env_send(env, cmd_invite("b-ad", "alice", (const char *[]){"dave", NULL},
                                  "room-ad", NULL, "video", 300),
                  NULL, -1);
-        r = reply_code(env, "alice", "b-ad", 1005, INV);
+        r = env_expect_code(env, "alice", "b-ad", 1005, INV);
         TEST_STREQ(r->resp->invite->token, "");
         TEST_ASSERT(env_call_doc(env, "room-ad") == NULL, "no call record for room-ad");
         TEST_INTEQ(env_count_docs(env, "calls", "{\"_id\": \"room-ad\"}"), 0);
@@ -254,7 +235,7 @@ int main(void) {
         env_send(env, cmd_invite("b-cg", "carol", (const char *[]){"bob", "erin", NULL},
                                  "room-cg", "grp-1", "video", 300),
                  NULL, -1);
-        r = reply_code(env, "carol", "b-cg", 0, INV_GROUP);
+        r = env_expect_code(env, "carol", "b-cg", 0, INV_GROUP);
         Openim__V2__SignalInviteInGroupReply *ir = r->resp->inviteingroup;
         busy_is(ir->busylineuseridlist, ir->n_busylineuseridlist, "bob");
         TEST_STREQ(ir->roomid, "room-cg");
@@ -285,7 +266,7 @@ int main(void) {
         env_send(env, cmd_action("b-rej", "bob", OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT,
                                  "room-ab"),
                  NULL, -1);
-        reply_code(env, "bob", "b-rej", 0, OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT);
+        env_expect_code(env, "bob", "b-rej", 0, OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT);
         env_expect_note(env, "alice", "b-rej");
         env_expect_note(env, "bob", "b-rej");
         bson_destroy(env_wait_call(env, "room-ab", "ended", "rejected"));
@@ -297,7 +278,7 @@ int main(void) {
         env_send(env, cmd_action("b-erej", "erin", OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT,
                                  "room-cg"),
                  NULL, -1);
-        reply_code(env, "erin", "b-erej", 0, OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT);
+        env_expect_code(env, "erin", "b-erej", 0, OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT);
         env_expect_note(env, "carol", "b-erej");
         env_expect_note(env, "erin", "b-erej");
         bson_destroy(env_wait_call(env, "room-cg", "ended", "rejected"));
@@ -309,7 +290,7 @@ int main(void) {
         env_send(env, cmd_invite("b-ab2", "alice", (const char *[]){"bob", NULL},
                                  "room-ab2", NULL, "video", 300),
                  NULL, -1);
-        r = reply_code(env, "alice", "b-ab2", 0, INV);
+        r = env_expect_code(env, "alice", "b-ab2", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
         env_expect_note(env, "bob", "b-ab2");
         env_expect_note(env, "alice", "b-ab2");
@@ -318,11 +299,11 @@ int main(void) {
         TEST_INTEQ(line_count(env, "bob", "room-ab2"), 1);
 
         /* ---- stale claim (2 minutes old) for a call that does not exist ---- */
-        insert_line(env, "frank", "ghost-room", wall_ms() - 120000);
+        insert_line(env, "frank", "ghost-room", env_wall_ms() - 120000);
         env_send(env, cmd_invite("b-gf", "gus", (const char *[]){"frank", NULL},
                                  "room-gf", NULL, "audio", 300),
                  NULL, -1);
-        r = reply_code(env, "gus", "b-gf", 0, INV);
+        r = env_expect_code(env, "gus", "b-gf", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
         env_expect_note(env, "frank", "b-gf");
         env_expect_note(env, "gus", "b-gf");
@@ -335,7 +316,7 @@ int main(void) {
         env_send(env, cmd_action("b-frej", "frank", OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT,
                                  "room-gf"),
                  NULL, -1);
-        reply_code(env, "frank", "b-frej", 0, OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT);
+        env_expect_code(env, "frank", "b-frej", 0, OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT);
         env_expect_note(env, "gus", "b-frej");
         env_expect_note(env, "frank", "b-frej");
         bson_destroy(env_wait_call(env, "room-gf", "ended", "rejected"));
@@ -343,11 +324,11 @@ int main(void) {
         TEST_INTEQ(line_count(env, "gus", NULL), 0);
 
         /* ---- fresh claim (now) for a missing call: within the grace, busy ---- */
-        insert_line(env, "frank", "ghost-room-2", wall_ms());
+        insert_line(env, "frank", "ghost-room-2", env_wall_ms());
         env_send(env, cmd_invite("b-gf2", "gus", (const char *[]){"frank", NULL},
                                  "room-gf2", NULL, "audio", 300),
                  NULL, -1);
-        r = reply_code(env, "gus", "b-gf2", 1006, INV);
+        r = env_expect_code(env, "gus", "b-gf2", 1006, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist,
                 "frank");
         TEST_STREQ(r->resp->invite->roomid, "room-gf2");
@@ -362,21 +343,21 @@ int main(void) {
         /* ---- fresh claim for a call the user is no longer live in: its
          * maker may be about to write the user into that call, so it is
          * respected within the grace (busy), and taken over once older ---- */
-        insert_line(env, "hank", "room-gf", wall_ms());
+        insert_line(env, "hank", "room-gf", env_wall_ms());
         env_send(env, cmd_invite("b-gh0", "gus", (const char *[]){"hank", NULL},
                                  "room-gh0", NULL, "audio", 300),
                  NULL, -1);
-        r = reply_code(env, "gus", "b-gh0", 1006, INV);
+        r = env_expect_code(env, "gus", "b-gh0", 1006, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist,
                 "hank");
         TEST_INTEQ(line_count(env, "hank", "room-gf"), 1);
         TEST_INTEQ(env_count_docs(env, "lines", "{\"_id\": \"user:hank\"}"), 1);
         delete_line(env, "hank");
-        insert_line(env, "hank", "room-gf", wall_ms() - 61000);
+        insert_line(env, "hank", "room-gf", env_wall_ms() - 61000);
         env_send(env, cmd_invite("b-gh", "gus", (const char *[]){"hank", NULL},
                                  "room-gh", NULL, "audio", 300),
                  NULL, -1);
-        r = reply_code(env, "gus", "b-gh", 0, INV);
+        r = env_expect_code(env, "gus", "b-gh", 0, INV);
         busy_is(r->resp->invite->busylineuseridlist, r->resp->invite->n_busylineuseridlist, NULL);
         env_expect_note(env, "hank", "b-gh");
         env_expect_note(env, "gus", "b-gh");

@@ -21,12 +21,6 @@ TEST_MAIN_DEFS
 
 #define BURST 20
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int events_count(const bson_t *doc) {
         bson_iter_t it, child;
         int n = 0;
@@ -39,11 +33,11 @@ static int events_count(const bson_t *doc) {
 
 /* Stops worker @p idx with @p sig and checks a clean, quick exit. */
 static void clean_stop(env_t *env, int idx, int sig) {
-        int64_t t0 = mono_ms();
+        int64_t t0 = env_mono_ms();
         env_worker_signal(env, idx, sig);
         TEST_INTEQ(env_worker_wait(env, idx, 8000), 0);
         TEST_SAY("worker %d stopped by signal %d in %lld ms", idx, sig,
-                 (long long)(mono_ms() - t0));
+                 (long long)(env_mono_ms() - t0));
         TEST_ASSERT(env_worker_log_has(env, idx, "leaving the group"),
                     "worker %d did not log leaving the group", idx);
         TEST_ASSERT(env_worker_log_has(env, idx, "stopped (exit 0)"),
@@ -125,10 +119,10 @@ int main(void) {
          * costs the worker a metadata round (about 1 s here), so wait for
          * the whole burst with one generous deadline first. */
         env_worker_wait_log(env, w3, "assigned", 1, 30000);
-        int64_t deadline = mono_ms() + env_ms(90000);
+        int64_t deadline = env_mono_ms() + env_ms(90000);
         for (int i = 0; i < BURST; i++) {
                 while (env_count(env, callers[i], ops[i], "reply", 0) < 1) {
-                        if (mono_ms() > deadline)
+                        if (env_mono_ms() > deadline)
                                 TEST_FAIL("no reply for %s after the restart", ops[i]);
                         env_count(env, callers[i], ops[i], "reply", 200);
                 }

@@ -16,12 +16,6 @@
 
 TEST_MAIN_DEFS
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(void) {
         env_require_mock(); /* injects faults with the mock cluster */
         env_opts_t opts = {
@@ -70,14 +64,14 @@ int main(void) {
         env_expect_note(env, "alice", op);
 
         /* The slot is cleared once delivered, and nothing is sent twice. */
-        int64_t deadline = mono_ms() + env_ms(10000);
+        int64_t deadline = env_mono_ms() + env_ms(10000);
         for (;;) {
                 doc = env_call_doc(env, "room-outbox");
                 bool cleared = !doc_has(doc, "pendingTimer");
                 bson_destroy(doc);
                 if (cleared)
                         break;
-                TEST_ASSERT(mono_ms() < deadline, "outbox never cleared");
+                TEST_ASSERT(env_mono_ms() < deadline, "outbox never cleared");
                 env_count(env, "bob", NULL, "notification", 50);
         }
         TEST_INTEQ(env_count(env, "bob", op, "notification", 1500), 1);

@@ -30,23 +30,6 @@ TEST_MAIN_DEFS
 #define REQ(x) OPENIM__V2__SIGNAL_REQ__PAYLOAD_##x
 #define RESP(x) OPENIM__V2__SIGNAL_RESP__PAYLOAD_##x
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static Callsig__V1__SignalReply *reply_code(env_t *env, const char *user,
-                                            const char *op, int code, int resp) {
-        Callsig__V1__SignalReply *r = seen_reply(env_expect_reply(env, user, op));
-        TEST_ASSERT(r->errcode == code, "%s from %s: errCode %d, want %d (%s)",
-                    op, user, r->errcode, code, r->errmsg);
-        TEST_ASSERT(r->resp && (int)r->resp->payload_case == resp,
-                    "%s: resp case %d, want %d", op,
-                    r->resp ? (int)r->resp->payload_case : -1, resp);
-        return r;
-}
-
 static int event_cnt(env_t *env, const char *room) {
         bson_t *doc = env_call_doc(env, room);
         int i = 0;
@@ -79,14 +62,14 @@ int main(void) {
         env_send(env, cmd_invite("op-1", "alice", (const char *[]){"bob", NULL},
                                  "room-1", NULL, "video", 300),
                  NULL, -1);
-        r = reply_code(env, "alice", "op-1", 0, RESP(INVITE));
+        r = env_expect_code(env, "alice", "op-1", 0, RESP(INVITE));
         TEST_ASSERT(r->resp->invite->token[0], "inviter token");
         env_expect_note(env, "bob", "op-1");
         env_expect_note(env, "alice", "op-1");
 
         /* ---- mallory replays alice's operationID as an accept ---- */
         env_send(env, cmd_action("op-1", "mallory", REQ(ACCEPT), "room-1"), NULL, -1);
-        r = reply_code(env, "mallory", "op-1", 1002, RESP(ACCEPT));
+        r = env_expect_code(env, "mallory", "op-1", 1002, RESP(ACCEPT));
         TEST_STREQ(r->resp->accept->token, "");
         TEST_STREQ(r->resp->accept->roomid, "");
         env_expect_quiet(env, "bob", 500);
@@ -95,7 +78,7 @@ int main(void) {
         TEST_INTEQ(event_cnt(env, "room-1"), 1);
         /* ... and again: the same refusal, remembered under her pair */
         env_send(env, cmd_action("op-1", "mallory", REQ(ACCEPT), "room-1"), NULL, -1);
-        reply_code(env, "mallory", "op-1", 1002, RESP(ACCEPT));
+        env_expect_code(env, "mallory", "op-1", 1002, RESP(ACCEPT));
         TEST_INTEQ(env_count_docs(env, "operations",
                                   "{\"sendID\": \"mallory\", \"operationID\": \"op-1\"}"),
                    1);
@@ -106,9 +89,9 @@ int main(void) {
 
         /* ---- alice reuses her pair for other requests: 1001 ---- */
         env_send(env, cmd_action("op-1", "alice", REQ(CANCEL), "room-1"), NULL, -1);
-        reply_code(env, "alice", "op-1", 1001, RESP(CANCEL));
+        env_expect_code(env, "alice", "op-1", 1001, RESP(CANCEL));
         env_send(env, cmd_token("op-1", "alice", "room-1"), NULL, -1);
-        reply_code(env, "alice", "op-1", 1001, RESP(GET_TOKEN_BY_ROOM_ID));
+        env_expect_code(env, "alice", "op-1", 1001, RESP(GET_TOKEN_BY_ROOM_ID));
         env_expect_quiet(env, "bob", 300);
         bson_destroy(env_wait_call(env, "room-1", "ringing", NULL));
         TEST_INTEQ(event_cnt(env, "room-1"), 1);
@@ -116,7 +99,7 @@ int main(void) {
 
         /* ---- bob's own accept with the same operationID: a new command ---- */
         env_send(env, cmd_action("op-1", "bob", REQ(ACCEPT), "room-1"), NULL, -1);
-        r = reply_code(env, "bob", "op-1", 0, RESP(ACCEPT));
+        r = env_expect_code(env, "bob", "op-1", 0, RESP(ACCEPT));
         env_verify_token_later(env, r->resp->accept->token, "bob", "room-1");
         env_expect_note(env, "alice", "op-1");
         env_expect_note(env, "bob", "op-1");
@@ -125,36 +108,36 @@ int main(void) {
 
         /* ---- stale commands: 1008, nothing changes ---- */
         env_send(env, with_sent_at(cmd_action("stale-hup", "bob", REQ(HUNG_UP), "room-1"),
-                                   wall_ms() - 20000),
+                                   env_wall_ms() - 20000),
                  NULL, -1);
-        reply_code(env, "bob", "stale-hup", 1008, RESP(HUNG_UP));
+        env_expect_code(env, "bob", "stale-hup", 1008, RESP(HUNG_UP));
         env_expect_quiet(env, "alice", 300);
         bson_destroy(env_wait_call(env, "room-1", "active", NULL));
         TEST_INTEQ(event_cnt(env, "room-1"), 2);
         env_send(env, with_sent_at(cmd_invite("stale-inv", "carol",
                                               (const char *[]){"dave", NULL},
                                               "room-stale", NULL, "audio", 30),
-                                   wall_ms() - 11000),
+                                   env_wall_ms() - 11000),
                  NULL, -1);
-        reply_code(env, "carol", "stale-inv", 1008, RESP(INVITE));
+        env_expect_code(env, "carol", "stale-inv", 1008, RESP(INVITE));
         env_expect_quiet(env, "dave", 300);
         TEST_ASSERT(env_call_doc(env, "room-stale") == NULL, "no record for a stale invite");
         TEST_INTEQ(env_count_docs(env, "lines", "{\"_id\": \"user:carol\"}"), 0);
         env_send(env, with_sent_at(cmd_token("stale-tok", "alice", "room-1"),
-                                   wall_ms() - 15000),
+                                   env_wall_ms() - 15000),
                  NULL, -1);
-        r = reply_code(env, "alice", "stale-tok", 1008, RESP(GET_TOKEN_BY_ROOM_ID));
+        r = env_expect_code(env, "alice", "stale-tok", 1008, RESP(GET_TOKEN_BY_ROOM_ID));
         TEST_STREQ(r->resp->gettokenbyroomid->token, "");
         /* sentAt 0 is unknown: never expires */
         env_send(env, with_sent_at(cmd_token("tok-0", "alice", "room-1"), 0), NULL, -1);
-        r = reply_code(env, "alice", "tok-0", 0, RESP(GET_TOKEN_BY_ROOM_ID));
+        r = env_expect_code(env, "alice", "tok-0", 0, RESP(GET_TOKEN_BY_ROOM_ID));
         env_verify_token_later(env, r->resp->gettokenbyroomid->token, "alice", "room-1");
         /* an applied command delivered again once stale: answered from the
          * record, notifications again */
         env_send(env, with_sent_at(cmd_action("op-1", "bob", REQ(ACCEPT), "room-1"),
-                                   wall_ms() - 60000),
+                                   env_wall_ms() - 60000),
                  NULL, -1);
-        reply_code(env, "bob", "op-1", 0, RESP(ACCEPT));
+        env_expect_code(env, "bob", "op-1", 0, RESP(ACCEPT));
         env_expect_note(env, "alice", "op-1");
         env_expect_note(env, "bob", "op-1");
         TEST_SAY("stale commands answered 1008");
@@ -163,13 +146,13 @@ int main(void) {
         env_send(env, cmd_invite("late-inv", "carol", (const char *[]){"dave", NULL},
                                  "room-late", NULL, "audio", 1),
                  NULL, -1);
-        reply_code(env, "carol", "late-inv", 0, RESP(INVITE));
+        env_expect_code(env, "carol", "late-inv", 0, RESP(INVITE));
         env_expect_note(env, "dave", "late-inv");
         env_expect_note(env, "carol", "late-inv");
         struct timespec ts = {1, 300 * 1000000L};
         nanosleep(&ts, NULL);
         env_send(env, cmd_action("late-acc", "dave", REQ(ACCEPT), "room-late"), NULL, -1);
-        r = reply_code(env, "dave", "late-acc", 1004, RESP(ACCEPT));
+        r = env_expect_code(env, "dave", "late-acc", 1004, RESP(ACCEPT));
         TEST_STREQ(r->resp->accept->token, "");
         env_expect_quiet(env, "carol", 300);
         bson_t *doc = env_wait_call(env, "room-late", "ringing", NULL);
@@ -177,7 +160,7 @@ int main(void) {
         bson_destroy(doc);
         /* a late reject still ends it */
         env_send(env, cmd_action("late-rej", "dave", REQ(REJECT), "room-late"), NULL, -1);
-        reply_code(env, "dave", "late-rej", 0, RESP(REJECT));
+        env_expect_code(env, "dave", "late-rej", 0, RESP(REJECT));
         env_expect_note(env, "carol", "late-rej");
         env_expect_note(env, "dave", "late-rej");
         bson_destroy(env_wait_call(env, "room-late", "ended", "rejected"));

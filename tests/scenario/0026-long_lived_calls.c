@@ -28,29 +28,6 @@ TEST_MAIN_DEFS
 #define REQ(x) OPENIM__V2__SIGNAL_REQ__PAYLOAD_##x
 #define RESP(x) OPENIM__V2__SIGNAL_RESP__PAYLOAD_##x
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static Callsig__V1__SignalReply *reply_code(env_t *env, const char *user,
-                                            const char *op, int code, int resp) {
-        Callsig__V1__SignalReply *r = seen_reply(env_expect_reply(env, user, op));
-        TEST_ASSERT(r->errcode == code, "%s from %s: errCode %d, want %d (%s)",
-                    op, user, r->errcode, code, r->errmsg);
-        TEST_ASSERT(r->resp && (int)r->resp->payload_case == resp,
-                    "%s: resp case %d, want %d", op,
-                    r->resp ? (int)r->resp->payload_case : -1, resp);
-        return r;
-}
-
 /* Runs one update on the calls collection, as an operator would. */
 static void update_call(env_t *env, const char *room, const char *update_json) {
         bson_error_t berr;
@@ -96,7 +73,7 @@ static void invite_group(env_t *env, const char *op, const char *sender,
         env_send(env, cmd_invite(op, sender, invitees, room, "grp-long", "video",
                                  timeout),
                  NULL, -1);
-        reply_code(env, sender, op, 0, RESP(INVITE_IN_GROUP));
+        env_expect_code(env, sender, op, 0, RESP(INVITE_IN_GROUP));
 }
 
 int main(void) {
@@ -114,17 +91,17 @@ int main(void) {
                               "room-big", NULL, "video", 30);
         cmd_msg(c)->req->invite->invitation->customdata = big;
         env_send(env, c, NULL, -1);
-        reply_code(env, "alice", "big-cd", 1001, RESP(INVITE));
+        env_expect_code(env, "alice", "big-cd", 1001, RESP(INVITE));
         TEST_ASSERT(env_call_doc(env, "room-big") == NULL, "no record");
 
         /* ---- a group call that lives long: 300 events ---- */
         invite_group(env, "g-inv", "alice", (const char *[]){"bob", "carol", NULL},
                      "room-long", 300);
         env_send(env, cmd_action("g-acc", "bob", REQ(ACCEPT), "room-long"), NULL, -1);
-        reply_code(env, "bob", "g-acc", 0, RESP(ACCEPT));
+        env_expect_code(env, "bob", "g-acc", 0, RESP(ACCEPT));
         env_send(env, cmd_action("g-rej", "carol", REQ(REJECT), "room-long"), NULL, -1);
-        reply_code(env, "carol", "g-rej", 0, RESP(REJECT));
-        int64_t started = mono_ms();
+        env_expect_code(env, "carol", "g-rej", 0, RESP(REJECT));
+        int64_t started = env_mono_ms();
         for (int i = 0; i < 149; i++) {
                 char op[32];
                 snprintf(op, sizeof(op), "again-%d", i);
@@ -132,9 +109,9 @@ int main(void) {
                              "room-long", 300);
                 snprintf(op, sizeof(op), "no-%d", i);
                 env_send(env, cmd_action(op, "dave", REQ(REJECT), "room-long"), NULL, -1);
-                reply_code(env, "dave", op, 0, RESP(REJECT));
+                env_expect_code(env, "dave", op, 0, RESP(REJECT));
         }
-        TEST_SAY("298 changes in %lld ms", (long long)(mono_ms() - started));
+        TEST_SAY("298 changes in %lld ms", (long long)(env_mono_ms() - started));
         doc = env_wait_call(env, "room-long", "active", NULL);
         TEST_INTEQ(count_events(doc), 64);
         TEST_INTEQ(doc_int(doc, "eventsDropped"), 301 - 64);
@@ -144,7 +121,7 @@ int main(void) {
         bson_destroy(doc);
         /* terminal changes still apply */
         env_send(env, cmd_action("g-bye", "bob", REQ(HUNG_UP), "room-long"), NULL, -1);
-        reply_code(env, "bob", "g-bye", 0, RESP(HUNG_UP));
+        env_expect_code(env, "bob", "g-bye", 0, RESP(HUNG_UP));
         doc = env_wait_call(env, "room-long", "ended", "hung_up");
         TEST_STREQ(doc_str(doc, "events.63.operationID"), "g-bye");
         bson_destroy(doc);
@@ -158,7 +135,7 @@ int main(void) {
         nick[sizeof(nick) - 1] = '\0';
         cmd_set_nickname(c, nick);
         env_send(env, c, NULL, -1);
-        reply_code(env, "erin", "meta-inv", 0, RESP(INVITE));
+        env_expect_code(env, "erin", "meta-inv", 0, RESP(INVITE));
         doc = env_wait_call(env, "room-meta", "ringing", NULL);
         TEST_ASSERT(!doc_has(doc, "participants.0.meta"), "oversized meta kept");
         bson_destroy(doc);
@@ -166,12 +143,12 @@ int main(void) {
         /* ---- rev as a double (mongosh) still compares ---- */
         update_call(env, "room-meta", "{\"$set\": {\"rev\": {\"$numberDouble\": \"1.0\"}}}");
         env_send(env, cmd_action("meta-can", "erin", REQ(CANCEL), "room-meta"), NULL, -1);
-        reply_code(env, "erin", "meta-can", 0, RESP(CANCEL));
+        env_expect_code(env, "erin", "meta-can", 0, RESP(CANCEL));
         bson_destroy(env_wait_call(env, "room-meta", "ended", "cancelled"));
         TEST_SAY("a double rev compares");
 
         /* ---- a broken due call does not stop the timer ---- */
-        int64_t past = wall_ms() - 60000;
+        int64_t past = env_wall_ms() - 60000;
         bson_t *broken = BCON_NEW(
                 "_id", BCON_UTF8("room-broken"), "state", BCON_UTF8("ringing"),
                 "inviterUserID", BCON_UTF8("zed"), "groupID", BCON_UTF8(""),

@@ -22,12 +22,6 @@ TEST_MAIN_DEFS
 #define USERS 20
 #define BOUND_MS 1000
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(void) {
         env_require_real();
         env_t *env = env_start("firstcontact", NULL);
@@ -43,11 +37,11 @@ int main(void) {
                 char user[32], op[32];
                 snprintf(user, sizeof(user), "fc%02d", i);
                 snprintf(op, sizeof(op), "fc-op-%02d", i);
-                int64_t t0 = mono_ms();
+                int64_t t0 = env_mono_ms();
                 env_send(env, cmd_token(op, user, "no-such-room"), NULL, -1);
                 env_watch_created(env, user, 30000);
                 Callsig__V1__SignalReply *r = seen_reply(env_expect_reply(env, user, op));
-                lat[i] = mono_ms() - t0;
+                lat[i] = env_mono_ms() - t0;
                 TEST_INTEQ(r->errcode, 1003);
                 if (lat[i] > worst)
                         worst = lat[i];

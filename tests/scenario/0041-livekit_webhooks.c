@@ -45,15 +45,9 @@ TEST_MAIN_DEFS
 #define RS(x) OPENIM__V2__SIGNAL_RESP__PAYLOAD_##x
 #define GROUP "grp-lkw"
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t t_start;
 static int64_t since(void) {
-        return mono_ms() - t_start;
+        return env_mono_ms() - t_start;
 }
 
 static Callsig__V1__SignalReply *expect_ok(env_t *env, const char *user,
@@ -104,13 +98,13 @@ static bool part_has(const bson_t *doc, const char *user, const char *field) {
  * when out); @returns the record (caller destroys). */
 static bson_t *wait_in_room(env_t *env, const char *room, const char *user,
                             bool in, int timeout_ms) {
-        int64_t end = mono_ms() + env_ms(timeout_ms);
+        int64_t end = env_mono_ms() + env_ms(timeout_ms);
         for (;;) {
                 bson_t *doc = env_call_doc(env, room);
                 if (doc && part_bool(doc, user, "inRoom") == (int)in &&
                     part_has(doc, user, in ? "joinedRoomAt" : "leftRoomAt"))
                         return doc;
-                if (mono_ms() > end) {
+                if (env_mono_ms() > end) {
                         char *json = doc ? bson_as_relaxed_extended_json(doc, NULL) : NULL;
                         TEST_FAIL("room %s: %s never inRoom %s; record %s", room, user,
                                   in ? "true" : "false", json ? json : "(none)");
@@ -174,9 +168,9 @@ static int presence_notes(env_t *env, const char *to, const char *room,
 
 static void wait_presence_note(env_t *env, const char *to, const char *room,
                                bool joined, const char *about, int timeout_ms) {
-        int64_t end = mono_ms() + env_ms(timeout_ms);
+        int64_t end = env_mono_ms() + env_ms(timeout_ms);
         while (presence_notes(env, to, room, joined, about, 50) == 0)
-                TEST_ASSERT(mono_ms() < end, "%s got no case %d listing %s in room %s",
+                TEST_ASSERT(env_mono_ms() < end, "%s got no case %d listing %s in room %s",
                             to, joined ? 8 : 9, about ? about : "anyone", room);
 }
 
@@ -222,7 +216,7 @@ int main(void) {
                                 "scripts/livekit-server.sh build)\n");
                 return 77;
         }
-        t_start = mono_ms();
+        t_start = env_mono_ms();
         int http_port = env_free_port();
         char hook[128];
         snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/webhooks/livekit", http_port);
@@ -411,7 +405,7 @@ int main(void) {
         /* room_finished arrives; the record had already ended */
         char needle[256];
         snprintf(needle, sizeof(needle), "(room_finished) for room %s accepted", groom);
-        int64_t deadline = mono_ms() + env_ms(30000);
+        int64_t deadline = env_mono_ms() + env_ms(30000);
         for (;;) {
                 int n = 0;
                 char path[512], buf[4096];
@@ -423,7 +417,7 @@ int main(void) {
                         fclose(fp);
                 if (n)
                         break;
-                TEST_ASSERT(mono_ms() < deadline, "no room_finished for %s", groom);
+                TEST_ASSERT(env_mono_ms() < deadline, "no room_finished for %s", groom);
                 usleep(50000);
         }
         TEST_SAY("room_finished for the group room at +%lld ms after the last hang-up",

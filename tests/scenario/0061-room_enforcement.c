@@ -37,12 +37,6 @@ TEST_MAIN_DEFS
 static char fake_dir[256];
 static pid_t fake_pid;
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_mode(const char *mode) {
         char path[300], tmp[310];
         snprintf(path, sizeof(path), "%s/mode", fake_dir);
@@ -69,8 +63,8 @@ static int start_fake(void) {
         }
         char path[300];
         snprintf(path, sizeof(path), "%s/port", fake_dir);
-        int64_t end = mono_ms() + env_ms(10000);
-        while (mono_ms() < end) {
+        int64_t end = env_mono_ms() + env_ms(10000);
+        while (env_mono_ms() < end) {
                 FILE *fp = fopen(path, "r");
                 int port = 0;
                 if (fp) {
@@ -138,7 +132,7 @@ static int count(const char *method, const char *room, const char *identity,
  * when it arrived (unix s). */
 static double wait_request(const char *method, const char *room,
                            const char *identity, int status, int timeout_ms) {
-        int64_t end = mono_ms() + env_ms(timeout_ms);
+        int64_t end = env_mono_ms() + env_ms(timeout_ms);
         for (;;) {
                 json_t *all = requests();
                 size_t i;
@@ -181,7 +175,7 @@ static double wait_request(const char *method, const char *room,
                         return t;
                 }
                 json_decref(all);
-                if (mono_ms() > end)
+                if (env_mono_ms() > end)
                         TEST_FAIL("no %s room %s identity %s status %d within %d ms",
                                   method, room, identity ? identity : "-", status,
                                   timeout_ms);
@@ -191,10 +185,10 @@ static double wait_request(const char *method, const char *room,
 
 /* Sends @p c and waits for its reply; @returns the latency in ms. */
 static int64_t timed(env_t *env, cmd_t *c, const char *user, const char *op) {
-        int64_t t0 = mono_ms();
+        int64_t t0 = env_mono_ms();
         env_send(env, c, NULL, -1);
         Callsig__V1__SignalReply *r = seen_reply(env_expect_reply(env, user, op));
-        int64_t ms = mono_ms() - t0;
+        int64_t ms = env_mono_ms() - t0;
         TEST_INTEQ(r->errcode, 0);
         TEST_SAY("%s: reply after %lld ms", op, (long long)ms);
         return ms;

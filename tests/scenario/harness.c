@@ -84,13 +84,13 @@ struct env_s {
 
 /* ---- time ---- */
 
-static int64_t now_ms(void) {
+int64_t env_mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t wall_ms_now(void) {
+int64_t env_wall_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -278,8 +278,8 @@ static void start_mongo(env_t *env) {
                 _exit(127);
         }
         env->mongo_pid = pid;
-        int64_t deadline = now_ms() + env_ms(15000);
-        while (now_ms() < deadline) {
+        int64_t deadline = env_mono_ms() + env_ms(15000);
+        while (env_mono_ms() < deadline) {
                 char *port = read_file(port_file);
                 if (port[0]) {
                         snprintf(env->mongo_uri, sizeof(env->mongo_uri),
@@ -406,7 +406,7 @@ void env_worker_signal(env_t *env, int idx, int sig) {
 }
 
 int env_worker_wait(env_t *env, int idx, int timeout_ms) {
-        int64_t deadline = now_ms() + env_ms(timeout_ms);
+        int64_t deadline = env_mono_ms() + env_ms(timeout_ms);
         while (!env->worker_exited[idx]) {
                 int status;
                 pid_t r = waitpid(env->workers[idx], &status, WNOHANG);
@@ -417,7 +417,7 @@ int env_worker_wait(env_t *env, int idx, int timeout_ms) {
                                                           : 128 + WTERMSIG(status);
                         break;
                 }
-                if (now_ms() > deadline)
+                if (env_mono_ms() > deadline)
                         TEST_FAIL("worker %d did not exit", idx);
                 sleep_ms(20);
         }
@@ -459,9 +459,9 @@ bool env_worker_log_has(env_t *env, int idx, const char *needle) {
 
 void env_worker_wait_log(env_t *env, int idx, const char *needle, int count,
                          int timeout_ms) {
-        int64_t deadline = now_ms() + env_ms(timeout_ms);
+        int64_t deadline = env_mono_ms() + env_ms(timeout_ms);
         while (env_worker_log_count(env, idx, needle) < count) {
-                if (now_ms() > deadline) {
+                if (env_mono_ms() > deadline) {
                         char *log = worker_log(env, idx);
                         TEST_FAIL("worker %d: no '%s' (x%d) in its log:\n%s", idx,
                                   needle, count, log);
@@ -530,7 +530,7 @@ static void env_broker(const char *verb, env_t *env) {
         snprintf(cmd, sizeof(cmd), "'%s' %s '%s' > '%s/last.out' 2>> '%s/script.log'",
                  env_source_path("scripts/kafka-broker.sh"), verb,
                  env->broker_dir, env->dir, env->dir);
-        int64_t t0 = now_ms();
+        int64_t t0 = env_mono_ms();
         int rc = system(cmd);
         char log[400];
         snprintf(log, sizeof(log), "%s/script.log", env->dir);
@@ -538,7 +538,7 @@ static void env_broker(const char *verb, env_t *env) {
                 char *text = read_file(log);
                 TEST_FAIL("kafka-broker.sh %s failed (%d):\n%s", verb, rc, text);
         }
-        TEST_SAY("kafka-broker.sh %s: %lld ms", verb, (long long)(now_ms() - t0));
+        TEST_SAY("kafka-broker.sh %s: %lld ms", verb, (long long)(env_mono_ms() - t0));
 }
 
 static void start_own_broker(env_t *env) {
@@ -571,8 +571,8 @@ static int wait_topic(env_t *env, rd_kafka_t *rk, const char *topic,
         (void)env;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         int partitions = 0;
-        int64_t deadline = now_ms() + env_ms(timeout_ms);
-        while (!partitions && now_ms() < deadline) {
+        int64_t deadline = env_mono_ms() + env_ms(timeout_ms);
+        while (!partitions && env_mono_ms() < deadline) {
                 const struct rd_kafka_metadata *md = NULL;
                 if (rd_kafka_metadata(rk, 0, rkt, &md, env_ms(2000)) == 0) {
                         if (md->topic_cnt == 1 && !md->topics[0].err) {
@@ -935,7 +935,7 @@ static cmd_t *cmd_new(const char *op, const char *sender) {
         c->cmd.platformid = 5;
         c->cmd.connid = cmd_str(c, "conn-1");
         c->cmd.msgincr = cmd_str(c, "incr-1");
-        c->cmd.sentat = wall_ms_now();
+        c->cmd.sentat = env_wall_ms();
         c->cmd.req = &c->req;
         /* Clients send their own idea of these; callsig must overwrite. */
         c->ui.userid = cmd_str(c, sender);
@@ -1173,8 +1173,8 @@ static void watch_topic_ex(env_t *env, const char *topic, bool create,
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(env->consumer, topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
         int partitions = 0;
-        int64_t deadline = now_ms() + env_ms(timeout_ms);
-        while (now_ms() < deadline) {
+        int64_t deadline = env_mono_ms() + env_ms(timeout_ms);
+        while (env_mono_ms() < deadline) {
                 if (rd_kafka_metadata(env->consumer, 0, rkt, &md,
                                       env_ms(2000)) == 0) {
                         if (md->topic_cnt == 1 && !md->topics[0].err)
@@ -1244,7 +1244,7 @@ static char *header(const rd_kafka_message_t *rkm, const char *name) {
 
 /* Consumes what arrives within @p ms into the seen log. */
 static void pump(env_t *env, int ms) {
-        int64_t until = now_ms() + ms;
+        int64_t until = env_mono_ms() + ms;
         do {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(env->consumer, 20);
                 if (!rkm)
@@ -1274,13 +1274,13 @@ static void pump(env_t *env, int ms) {
                         memcpy(s->value, rkm->payload, rkm->len);
                 s->partition = rkm->partition;
                 s->offset = rkm->offset;
-                s->recv_ms = wall_ms_now();
+                s->recv_ms = env_wall_ms();
                 s->timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
                 if (!s->kind || strcmp(s->kind, "dead_letter"))
                         s->push = callsig__v1__push_message__unpack(NULL, rkm->len,
                                                                     rkm->payload);
                 rd_kafka_message_destroy(rkm);
-        } while (now_ms() < until);
+        } while (env_mono_ms() < until);
 }
 
 static bool matches(env_t *env, const seen_t *s, const char *user,
@@ -1296,7 +1296,7 @@ static bool matches(env_t *env, const seen_t *s, const char *user,
 
 static seen_t *expect(env_t *env, const char *user, const char *kind,
                       const char *op) {
-        int64_t deadline = now_ms() + env_ms(20000);
+        int64_t deadline = env_mono_ms() + env_ms(20000);
         for (;;) {
                 for (size_t i = 0; i < env->seen_cnt; i++) {
                         seen_t *s = &env->seen[i];
@@ -1305,7 +1305,7 @@ static seen_t *expect(env_t *env, const char *user, const char *kind,
                                 return s;
                         }
                 }
-                if (now_ms() > deadline)
+                if (env_mono_ms() > deadline)
                         TEST_FAIL("no %s for %s (operation-id %s) arrived",
                                   kind, user ? user : "anyone", op ? op : "any");
                 pump(env, 50);
@@ -1352,6 +1352,19 @@ int env_count(env_t *env, const char *user, const char *op, const char *kind,
                         n++;
         }
         return n;
+}
+
+Callsig__V1__SignalReply *env_expect_code(env_t *env, const char *user,
+                                          const char *op, int code,
+                                          int resp_case) {
+        Callsig__V1__SignalReply *r = seen_reply(env_expect_reply(env, user, op));
+        TEST_ASSERT(r->errcode == code, "%s from %s: errCode %d, want %d (%s)",
+                    op, user, r->errcode, code, r->errmsg);
+        TEST_STREQ(r->operationid, op);
+        TEST_ASSERT(r->resp && (int)r->resp->payload_case == resp_case,
+                    "%s: resp case %d, want %d", op,
+                    r->resp ? (int)r->resp->payload_case : -1, resp_case);
+        return r;
 }
 
 Callsig__V1__SignalReply *seen_reply(seen_t *s) {
@@ -1402,13 +1415,13 @@ bson_t *env_call_doc(env_t *env, const char *room) {
 
 bson_t *env_wait_call(env_t *env, const char *room, const char *state,
                       const char *end_reason) {
-        int64_t deadline = now_ms() + env_ms(20000);
+        int64_t deadline = env_mono_ms() + env_ms(20000);
         for (;;) {
                 bson_t *doc = env_call_doc(env, room);
                 if (doc && !strcmp(doc_str(doc, "state"), state) &&
                     (!end_reason || !strcmp(doc_str(doc, "endReason"), end_reason)))
                         return doc;
-                if (now_ms() > deadline) {
+                if (env_mono_ms() > deadline) {
                         char *json = doc ? bson_as_relaxed_extended_json(doc, NULL) : NULL;
                         TEST_FAIL("call %s never reached %s/%s: %s", room, state,
                                   end_reason ? end_reason : "*", json ? json : "(none)");

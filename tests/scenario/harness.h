@@ -76,6 +76,10 @@ void env_require_mock(void);
 /** The opposite: exits 77 unless the suite runs against a real broker. */
 void env_require_real(void);
 
+/** Clocks in unix ms (wall) and a monotonic ms count (for deadlines). */
+int64_t env_wall_ms(void);
+int64_t env_mono_ms(void);
+
 /** Starts an environment named @p name (used in topic and database names).
  *  Fails the test on any error. */
 env_t *env_start(const char *name, const env_opts_t *opts);
@@ -227,6 +231,11 @@ seen_t *env_expect_reply(env_t *env, const char *user, const char *op);
 /** Waits for the next not-yet-taken notification to @p user with
  *  operation-id @p op (NULL: any). */
 seen_t *env_expect_note(env_t *env, const char *user, const char *op);
+/** Waits for @p user's reply to @p op and asserts its operationID, its
+ *  errCode @p code and its resp case @p resp_case; @returns the reply. */
+Callsig__V1__SignalReply *env_expect_code(env_t *env, const char *user,
+                                          const char *op, int code,
+                                          int resp_case);
 /** Waits for the next dead letter. */
 seen_t *env_expect_dlq(env_t *env);
 /** Polls for @p ms (scaled) and asserts nothing new arrived for @p user. */

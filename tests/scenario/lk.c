@@ -40,12 +40,6 @@ static char *slurp(const char *path) {
         return buf;
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *lk_server_bin(void) {
         static char path[1024];
         const char *env = getenv("CALLSIG_LIVEKIT_BIN");
@@ -74,7 +68,7 @@ const char *lk_server_start_webhook(const char *webhook_url) {
         snprintf(cmd, sizeof(cmd), "'%s' start '%s' '%s' '%s' '%s' >'%s/start.log' 2>&1",
                  env_source_path("scripts/livekit-server.sh"), dir, LK_KEY,
                  LK_SECRET, webhook_url ? webhook_url : "", dir);
-        int64_t t0 = mono_ms();
+        int64_t t0 = env_mono_ms();
         int rc = system(cmd);
         snprintf(path, sizeof(path), "%s/start.log", dir);
         char *log = slurp(path);
@@ -87,7 +81,7 @@ const char *lk_server_start_webhook(const char *webhook_url) {
         snprintf(url, sizeof(url), "%s", text);
         free(text);
         TEST_SAY("livekit-server ready at %s in %lld ms (dir %s)", url,
-                 (long long)(mono_ms() - t0), dir);
+                 (long long)(env_mono_ms() - t0), dir);
         return url;
 }
 
@@ -174,9 +168,9 @@ char *lk_spec_run(bool *okp, int64_t *msp) {
                  "node '%s' '%s/join-spec.json' --result '%s/join-result.txt' "
                  ">'%s/join.log' 2>&1",
                  env_source_path("tests/js/lk-join.mjs"), dir, dir, dir);
-        int64_t t0 = mono_ms();
+        int64_t t0 = env_mono_ms();
         int rc = system(cmd);
-        *msp = mono_ms() - t0;
+        *msp = env_mono_ms() - t0;
         *okp = WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
         char path[300];
         snprintf(path, sizeof(path), "%s/join-result.txt", dir);
@@ -284,13 +278,13 @@ char *lk_sess_find(lk_sess_t *sess, const char *event, const char *identity,
 
 char *lk_sess_wait(lk_sess_t *sess, const char *event, const char *identity,
                    const char *other, int timeout_ms) {
-        int64_t end = mono_ms() + env_ms(timeout_ms);
+        int64_t end = env_mono_ms() + env_ms(timeout_ms);
         for (;;) {
                 char *line = lk_sess_find(sess, event, identity, other);
                 if (line)
                         return line;
                 int status;
-                if (mono_ms() > end || waitpid(sess->pid, &status, WNOHANG) == sess->pid) {
+                if (env_mono_ms() > end || waitpid(sess->pid, &status, WNOHANG) == sess->pid) {
                         char path[512];
                         sess_path(sess, "result.txt", path, sizeof(path));
                         char *all = slurp(path);
@@ -305,9 +299,9 @@ char *lk_sess_wait(lk_sess_t *sess, const char *event, const char *identity,
 
 bool lk_sess_end(lk_sess_t *sess, char **resultp) {
         int status = 0;
-        int64_t end = mono_ms() + sess->timeout_ms + env_ms(15000);
+        int64_t end = env_mono_ms() + sess->timeout_ms + env_ms(15000);
         while (waitpid(sess->pid, &status, WNOHANG) != sess->pid) {
-                if (mono_ms() > end) {
+                if (env_mono_ms() > end) {
                         kill(sess->pid, SIGKILL);
                         waitpid(sess->pid, &status, 0);
                         break;

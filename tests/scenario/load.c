@@ -24,18 +24,6 @@ struct load_s {
         int sent;
 };
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 load_t *load_new(env_t *env, int lanes) {
         TEST_ASSERT(lanes > 0 && lanes <= MAX_LANES, "lanes %d", lanes);
         load_t *ld = calloc(1, sizeof(*ld));
@@ -138,11 +126,11 @@ static bool unanswered_done(load_t *ld, lane_t *ln, const seen_t *all,
 void load_run(load_t *ld, int seconds,
               void (*tick)(env_t *env, int64_t elapsed_ms, void *opaque),
               void *opaque) {
-        int64_t t0 = mono_ms();
+        int64_t t0 = env_mono_ms();
         int64_t give_up = (int64_t)seconds * 1000 + env_ms(120000);
         int64_t last_tick = -1000;
         for (;;) {
-                int64_t elapsed = mono_ms() - t0;
+                int64_t elapsed = env_mono_ms() - t0;
                 bool running = elapsed < (int64_t)seconds * 1000;
                 size_t cnt;
                 const seen_t *all = env_seen_all(ld->env, 0, &cnt);
@@ -188,7 +176,7 @@ void load_run(load_t *ld, int seconds,
         }
         TEST_SAY("load: %d commands, %d answered calls, %d unanswered calls in "
                  "%lld ms", ld->sent, calls, unanswered,
-                 (long long)(mono_ms() - t0));
+                 (long long)(env_mono_ms() - t0));
 }
 
 /* Every reply to @p user for @p op has errCode @p code; @returns how many. */
@@ -302,7 +290,7 @@ void load_check(load_t *ld) {
         snprintf(filter, sizeof(filter),
                  "{\"participants\": {\"$elemMatch\": {\"state\": \"ringing\", "
                  "\"ringUntil\": {\"$lt\": {\"$date\": {\"$numberLong\": \"%lld\"}}}}}}",
-                 (long long)(wall_ms() - 5000));
+                 (long long)(env_wall_ms() - 5000));
         TEST_INTEQ(env_count_docs(env, "calls", filter), 0);
         TEST_INTEQ(env_count_docs(env, "calls", "{\"state\": {\"$ne\": \"ended\"}}"), 0);
         TEST_INTEQ(env_count_docs(env, "lines", "{}"), 0);
