@@ -199,19 +199,9 @@ cs_err_t cs_store_ping(cs_store_t *store, char *errstr, size_t errstr_size) {
 }
 
 cs_err_t cs_store_init(cs_store_t *store, char *errstr, size_t errstr_size) {
-        lease_t l;
-        bson_error_t berr;
-        cs_err_t err = CS_OK;
-        bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
-        lease(store, CALLS, &l);
-        bool ok = mongoc_client_command_simple(l.client, "admin", ping, NULL,
-                                               NULL, &berr);
-        unlease(store, &l);
-        bson_destroy(ping);
-        if (!ok) {
-                set_err(errstr, errstr_size, "ping", &berr);
-                return CS_ERR_TRANSIENT;
-        }
+        cs_err_t err = cs_store_ping(store, errstr, errstr_size);
+        if (err)
+                return err;
 
         /* A user's calls newest first; the live call of a group; the ring
          * timer (participants ringing by deadline). */

@@ -55,16 +55,7 @@ static char *mint(const char *secret, const char *user, const char *room,
 }
 
 int main(void) {
-        if (!lk_server_bin()) {
-                const char *req = getenv("CALLSIG_TEST_REQUIRE_LIVEKIT");
-                TEST_ASSERT(!(req && *req && strcmp(req, "0")),
-                            "livekit-server is not built and "
-                            "CALLSIG_TEST_REQUIRE_LIVEKIT is set: run "
-                            "scripts/livekit-server.sh build");
-                fprintf(stderr, "SKIP: livekit-server is not built (run "
-                                "scripts/livekit-server.sh build)\n");
-                return 77;
-        }
+        lk_require_server();
         const char *lk_url = lk_server_start();
         env_opts_t opts = {.livekit_url = lk_url};
         env_t *env = env_start("lkjoin", &opts);

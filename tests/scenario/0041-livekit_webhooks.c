@@ -206,16 +206,7 @@ static void print_timeline(env_t *env) {
 }
 
 int main(void) {
-        if (!lk_server_bin()) {
-                const char *req = getenv("CALLSIG_TEST_REQUIRE_LIVEKIT");
-                TEST_ASSERT(!(req && *req && strcmp(req, "0")),
-                            "livekit-server is not built and "
-                            "CALLSIG_TEST_REQUIRE_LIVEKIT is set: run "
-                            "scripts/livekit-server.sh build");
-                fprintf(stderr, "SKIP: livekit-server is not built (run "
-                                "scripts/livekit-server.sh build)\n");
-                return 77;
-        }
+        lk_require_server();
         t_start = env_mono_ms();
         int http_port = env_free_port();
         char hook[128];

@@ -316,3 +316,16 @@ bool lk_sess_end(lk_sess_t *sess, char **resultp) {
         free(sess);
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
+
+void lk_require_server(void) {
+        if (lk_server_bin())
+                return;
+        const char *req = getenv("CALLSIG_TEST_REQUIRE_LIVEKIT");
+        TEST_ASSERT(!(req && *req && strcmp(req, "0")),
+                    "livekit-server is not built and "
+                    "CALLSIG_TEST_REQUIRE_LIVEKIT is set: run "
+                    "scripts/livekit-server.sh build");
+        fprintf(stderr, "SKIP: livekit-server is not built (run "
+                        "scripts/livekit-server.sh build)\n");
+        exit(77);
+}

@@ -16,6 +16,9 @@
 
 /** @returns the server binary, or NULL when it is not built. */
 const char *lk_server_bin(void);
+/** Exits the test with ctest's skip code 77 when livekit-server is not
+ *  built, or fails it when CALLSIG_TEST_REQUIRE_LIVEKIT is set. */
+void lk_require_server(void);
 
 /** Starts a server in a new directory /tmp/callsig-livekit-XXXXXX; fails
  *  the test on any error. @returns its ws:// URL (static). */
