@@ -544,6 +544,8 @@ cs_codec_resp_case_for(Openim__V2__SignalReq__PayloadCase req_case) {
                 return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID;
         case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
                 return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
+                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_SEND_CUSTOM_SIGNAL;
         default: /* 8, 9 (server to client only), none */
                 return OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET;
         }
@@ -573,6 +575,8 @@ const char *cs_codec_req_case_name(Openim__V2__SignalReq__PayloadCase req_case) 
                 return "onRoomParticipantDisconnectedReq";
         case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
                 return "getTokenByRoomID";
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
+                return "sendCustomSignal";
         default:
                 return "unknown";
         }
@@ -582,6 +586,15 @@ uint8_t *cs_codec_pack_reply(const char *recv_id, const cs_command_t *cmd,
                              int32_t err_code, const char *err_msg,
                              const Openim__V2__SignalResp *resp,
                              size_t *lenp) {
+        return cs_codec_pack_reply_ice(recv_id, cmd, err_code, err_msg, resp,
+                                       NULL, 0, lenp);
+}
+
+uint8_t *cs_codec_pack_reply_ice(const char *recv_id, const cs_command_t *cmd,
+                                 int32_t err_code, const char *err_msg,
+                                 const Openim__V2__SignalResp *resp,
+                                 Callsig__V1__IceServer *const *ice,
+                                 size_t ice_cnt, size_t *lenp) {
         Callsig__V1__PushMessage push;
         Callsig__V1__SignalReply reply;
 
@@ -596,6 +609,8 @@ uint8_t *cs_codec_pack_reply(const char *recv_id, const cs_command_t *cmd,
         reply.errcode = err_code;
         reply.errmsg = str_or_empty(err_msg);
         reply.resp = unconst(resp);
+        reply.n_iceservers = ice ? ice_cnt : 0;
+        reply.iceservers = unconst(ice);
 
         push.recvid = str_or_empty(recv_id);
         push.body_case = CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY;
@@ -650,7 +665,8 @@ uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp) {
         msg.senderplatformid = note->sender_platform;
         msg.sessiontype = note->session_type;
         msg.msgfrom = CS_MSG_FROM_SYSTEM;
-        msg.contenttype = CS_CONTENT_TYPE_SIGNALING;
+        msg.contenttype = note->content_type ? note->content_type
+                                             : CS_CONTENT_TYPE_SIGNALING;
         msg.content.data = unconst(note->content);
         msg.content.len = note->content ? note->content_len : 0;
         msg.seq = 0;
@@ -686,6 +702,15 @@ uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp) {
         if (req)
                 openim__v2__signal_req__free_unpacked(req, NULL);
         return out;
+}
+
+uint8_t *cs_codec_pack_custom_content(const char *room_id,
+                                      const char *custom_info, size_t *lenp) {
+        Openim__V2__SignalSendCustomSignalReq req;
+        openim__v2__signal_send_custom_signal_req__init(&req);
+        req.roomid = str_or_empty(room_id);
+        req.custominfo = str_or_empty(custom_info);
+        return cs_codec_pack(&req.base, lenp);
 }
 
 uint8_t *cs_codec_pack(const ProtobufCMessage *msg, size_t *lenp) {

@@ -31,6 +31,8 @@ typedef Callsig__V1__SignalCommand cs_command_t;
 
 /* OpenIM notification constants (contract section 4). */
 #define CS_CONTENT_TYPE_SIGNALING 1601
+/* CustomSignalNotification (contract section 11). */
+#define CS_CONTENT_TYPE_CUSTOM_SIGNAL 1605
 #define CS_MSG_FROM_SYSTEM 100
 
 /**
@@ -87,7 +89,27 @@ uint8_t *cs_codec_pack_reply(const char *recv_id, const cs_command_t *cmd,
                              const Openim__V2__SignalResp *resp,
                              size_t *lenp);
 
-/** One 1601 notification for one recipient. All pointers borrowed. */
+/**
+ * The same as cs_codec_pack_reply(), with @p ice_cnt IceServer entries
+ * (borrowed; NULL: none) in SignalReply.iceServers (contract section 11).
+ */
+uint8_t *cs_codec_pack_reply_ice(const char *recv_id, const cs_command_t *cmd,
+                                 int32_t err_code, const char *err_msg,
+                                 const Openim__V2__SignalResp *resp,
+                                 Callsig__V1__IceServer *const *ice,
+                                 size_t ice_cnt, size_t *lenp);
+
+/**
+ * Packs the content of a 1605 notification: SignalSendCustomSignalReq
+ * {roomID, customInfo} (recvUserIDs left out). The v3 message has the same
+ * fields and numbers, so these bytes serve both dialects.
+ * @returns malloc'ed bytes owned by the caller (never NULL).
+ */
+uint8_t *cs_codec_pack_custom_content(const char *room_id,
+                                      const char *custom_info, size_t *lenp);
+
+/** One 1601 (or 1605) notification for one recipient. All pointers
+ *  borrowed. */
 typedef struct cs_note_s {
         const char *send_id;      /* the acting user (timer: the inviter) */
         const char *recv_id;
@@ -99,10 +121,12 @@ typedef struct cs_note_s {
         int64_t at_ms;            /* when the event was first applied */
         const char *operation_id; /* with event_type: seeds clientMsgID */
         const char *event_type;
+        int32_t content_type;     /* 0: 1601 (signaling) */
 } cs_note_t;
 
 /**
- * Packs a PushMessage carrying the MsgData of @p note: contentType 1601,
+ * Packs a PushMessage carrying the MsgData of @p note: contentType 1601
+ * (or note->content_type),
  * msgFrom 100, seq 0, sendTime = createTime = at_ms, options {history,
  * persistent, unreadCount, conversationUpdate, senderSync} all false in that
  * order, clientMsgID/serverMsgID derived from (operation_id, event_type,
@@ -112,6 +136,10 @@ typedef struct cs_note_s {
  * @returns malloc'ed bytes owned by the caller (never NULL).
  */
 uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp);
+
+/** A function that packs one notification for a recipient: the dialect's
+ *  carrier (cs_codec_pack_notification() for v2). */
+typedef uint8_t *(*cs_note_pack_fn)(const cs_note_t *note, size_t *lenp);
 
 /**
  * @returns true when every string field of @p msg (borrowed), at any depth,

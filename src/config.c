@@ -30,6 +30,7 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "ice.h"
 
 /* Caps on what a file may hold; exceeding one is a configuration error. */
 #define CS_CONFIG_FILE_MAX (1024 * 1024) /* bytes of one YAML file */
@@ -56,6 +57,11 @@ typedef enum cs_prop_type_e {
 #define CS_PROP_F_ENUM_TEXT 0x10 /* enum stored as its name (char *) */
 #define CS_PROP_F_URI 0x20       /* password in the URI redacted in dumps */
 #define CS_PROP_F_EMPTY_OK 0x40  /* "" is a value (meaning: off / derived) */
+#define CS_PROP_F_LIST 0x80      /* comma-separated; YAML may give a sequence */
+#define CS_PROP_F_STUN_URLS 0x100 /* list of stun: URLs */
+#define CS_PROP_F_TURN_URLS 0x200 /* list of turn:/turns: URLs */
+#define CS_PROP_F_MIN_NOW 0x400  /* min bytes checked where the value is set
+                                    ("" allowed: unset) */
 
 typedef struct cs_prop_s {
         const char *name; /* dotted key: "section.leaf" */
@@ -174,6 +180,30 @@ static const cs_prop_t cs_props[] = {
      1000, NULL, 0,
      "Attempts at one command while MongoDB or Kafka keep failing; after the "
      "last one it is answered 1009 and copied to the dead-letter topic."},
+    {"signal.custom_max_bytes", CS_PROP_INT, CS_OFF(signal_custom_max_bytes),
+     "32768", 1, 262144, NULL, 0,
+     "Largest `customInfo` of a custom signal (sendCustomSignal), bytes; a "
+     "longer one is answered 1001."},
+    {"signal.custom_per_minute", CS_PROP_INT,
+     CS_OFF(signal_custom_per_minute), "600", 1, 1000000, NULL, 0,
+     "Custom signals one sender may send in one call within a minute; more "
+     "are answered 1010 and not relayed."},
+    {"stun.urls", CS_PROP_STRING, CS_OFF(stun_urls), "", 0, 0, NULL,
+     CS_PROP_F_EMPTY_OK | CS_PROP_F_LIST | CS_PROP_F_STUN_URLS,
+     "STUN URLs given to clients in `iceServers` (`stun:host[:port]`); a "
+     "YAML list, or comma-separated; empty: none."},
+    {"turn.urls", CS_PROP_STRING, CS_OFF(turn_urls), "", 0, 0, NULL,
+     CS_PROP_F_EMPTY_OK | CS_PROP_F_LIST | CS_PROP_F_TURN_URLS,
+     "TURN URLs given to clients in `iceServers` with time-limited "
+     "credentials (`turn:` or `turns:` host[:port][?transport=udp or tcp]); "
+     "a YAML list, or comma-separated; empty: none. Needs `turn.secret`."},
+    {"turn.secret", CS_PROP_STRING, CS_OFF(turn_secret), "", 16, 0, NULL,
+     CS_PROP_F_EMPTY_OK | CS_PROP_F_SECRET | CS_PROP_F_MIN_NOW,
+     "The TURN server's REST API shared secret (coturn `static-auth-secret` "
+     "with `use-auth-secret`), at least 16 bytes. Never logged; "
+     "`[redacted]` in dumps."},
+    {"turn.ttl", CS_PROP_INT, CS_OFF(turn_ttl), "3600", 60, 604800, NULL, 0,
+     "Lifetime of the TURN credentials in a reply, seconds."},
     {"log.level", CS_PROP_ENUM, CS_OFF(log_level), "info", 0, 0,
      cs_log_levels, CS_PROP_F_ENUM_TEXT, "Most verbose log level written."},
 };
@@ -539,6 +569,18 @@ static int cs_prop_parse(const cs_prop_t *prop, const char *text,
                 if ((prop->flags & CS_PROP_F_TEMPLATE) &&
                     (tp = cs_template_problem(text))) {
                         cs_errf(problem, problem_size, "%s %s", shown, tp);
+                        return -1;
+                }
+                if ((prop->flags & (CS_PROP_F_STUN_URLS | CS_PROP_F_TURN_URLS)) &&
+                    !cs_ice_url_list_valid(text,
+                                           prop->flags & CS_PROP_F_TURN_URLS,
+                                           problem, problem_size))
+                        return -1;
+                if ((prop->flags & CS_PROP_F_MIN_NOW) && *text &&
+                    strlen(text) < (size_t)prop->min) {
+                        cs_errf(problem, problem_size,
+                                "must be at least %" PRId64 " bytes (got %zu)",
+                                prop->min, strlen(text));
                         return -1;
                 }
                 chg->text = cs_xstrdup(text);
@@ -939,6 +981,77 @@ static int cs_yload_scalar(cs_yload_t *yl, const char *key,
 
 static int cs_yload_mapping(cs_yload_t *yl, const char *prefix, int depth);
 
+/* A sequence of scalars (started by @p start) is the value of list key
+ * @p key: each item is checked where it stands, the list is kept joined
+ * with commas. */
+static int cs_yload_list(cs_yload_t *yl, const char *key,
+                         const yaml_mark_t *kmark, const yaml_event_t *start) {
+        const cs_prop_t *prop = cs_prop_find(key);
+        char problem[512];
+        char *joined = cs_xstrdup("");
+        size_t joined_len = 0;
+        int r = -1;
+
+        if (cs_yload_seen(yl, key, kmark, 0) == -1)
+                goto done;
+        for (;;) {
+                yaml_event_t ev;
+                if (cs_yload_event(yl, &ev) == -1)
+                        goto done;
+                if (ev.type == YAML_SEQUENCE_END_EVENT) {
+                        yaml_event_delete(&ev);
+                        break;
+                }
+                if (ev.type != YAML_SCALAR_EVENT) {
+                        cs_yload_err(yl, &ev.start_mark, key,
+                                     "list items must be scalars");
+                        yaml_event_delete(&ev);
+                        goto done;
+                }
+                const char *text = (const char *)ev.data.scalar.value;
+                size_t len = ev.data.scalar.length;
+                cs_change_t item;
+                memset(&item, 0, sizeof(item));
+                if (!len || memchr(text, '\0', len) || memchr(text, ',', len) ||
+                    joined_len + len + 1 > CS_CONFIG_VALUE_MAX) {
+                        cs_yload_err(yl, &ev.start_mark, key,
+                                     "list item empty, too long or holding "
+                                     "a comma or NUL");
+                        yaml_event_delete(&ev);
+                        goto done;
+                }
+                if (cs_prop_parse(prop, text, &item, problem,
+                                  sizeof(problem)) == -1) {
+                        cs_yload_err(yl, &ev.start_mark, key, "%s", problem);
+                        cs_change_clear(&item);
+                        yaml_event_delete(&ev);
+                        goto done;
+                }
+                cs_change_clear(&item);
+                joined = cs_xrealloc(joined, joined_len + len + 2);
+                if (joined_len)
+                        joined[joined_len++] = ',';
+                memcpy(joined + joined_len, text, len);
+                joined_len += len;
+                joined[joined_len] = '\0';
+                yaml_event_delete(&ev);
+        }
+        cs_change_t *chg = cs_changes_add(&yl->changes);
+        chg->line = start->start_mark.line + 1;
+        chg->col = start->start_mark.column + 1;
+        int n = snprintf(NULL, 0, "%s:%zu:%zu", yl->path, chg->line, chg->col);
+        chg->origin = cs_xmalloc((size_t)n + 1);
+        snprintf(chg->origin, (size_t)n + 1, "%s:%zu:%zu", yl->path, chg->line,
+                 chg->col);
+        chg->prop = prop;
+        chg->text = joined;
+        joined = NULL;
+        r = 0;
+done:
+        free(joined);
+        return r;
+}
+
 /* Reads one key and its value in mapping @p map; *@p endp is set at the end
  * of the mapping. @returns 0 or -1. */
 static int cs_yload_pair(cs_yload_t *yl, const char *prefix, int depth,
@@ -1016,6 +1129,11 @@ static int cs_yload_pair(cs_yload_t *yl, const char *prefix, int depth,
                 r = cs_yload_mapping(yl, key, depth + 1);
                 break;
         case YAML_SEQUENCE_START_EVENT:
+                if (cs_prop_find(key) &&
+                    (cs_prop_find(key)->flags & CS_PROP_F_LIST)) {
+                        r = cs_yload_list(yl, key, &kev.start_mark, &vev);
+                        break;
+                }
                 cs_yload_err(yl, &vev.start_mark, key,
                              "sequences are not supported");
                 break;
@@ -1327,7 +1445,8 @@ static int cs_prop_validate(const cs_config_t *conf, const cs_prop_t *prop,
                                 problem);
                         goto done;
                 }
-                if (prop->min > 0 && strlen(*sp) < (size_t)prop->min) {
+                if (prop->min > 0 && strlen(*sp) < (size_t)prop->min &&
+                    !((prop->flags & CS_PROP_F_MIN_NOW) && !**sp)) {
                         cs_errf(errstr, errstr_size,
                                 "%s: must be at least %" PRId64
                                 " bytes (got %zu)",
@@ -1349,6 +1468,13 @@ int cs_config_validate(const cs_config_t *conf, char *errstr,
                                      errstr_size) == -1)
                         return -1;
 
+        if (conf->turn_urls[0] && !conf->turn_secret[0]) {
+                const char *origin = cs_config_origin(conf, "turn.urls");
+                cs_errf(errstr, errstr_size,
+                        "%s%sturn.secret: required when turn.urls is set",
+                        origin ? origin : "", origin ? ": " : "");
+                return -1;
+        }
         if (conf->signal_default_timeout > conf->signal_max_timeout) {
                 cs_errf(errstr, errstr_size,
                         "signal.default_timeout: %" PRId64
@@ -1527,7 +1653,7 @@ void cs_config_dump(const cs_config_t *conf, FILE *fp) {
                                 fprintf(fp, "  # %s: not set\n", dot + 1);
                         } else {
                                 fprintf(fp, "  %s: ", dot + 1);
-                                if (prop->flags & CS_PROP_F_SECRET)
+                                if ((prop->flags & CS_PROP_F_SECRET) && **sp)
                                         cs_yaml_quoted(fp, CS_REDACTED);
                                 else if (prop->type == CS_PROP_ENUM &&
                                          cs_enum_index(prop, *sp) >= 0)
@@ -1633,6 +1759,8 @@ void cs_config_write_reference(FILE *fp) {
                                                 ? "topic name"
                                       : (prop->flags & CS_PROP_F_TEMPLATE)
                                                 ? "topic template"
+                                      : (prop->flags & CS_PROP_F_LIST)
+                                                ? "list of URLs"
                                                 : "string",
                               fp);
                         break;

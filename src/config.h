@@ -65,6 +65,15 @@ typedef struct cs_config_s {
         int64_t signal_operation_retention; /* seconds operations are remembered */
         int64_t signal_command_max_age; /* seconds after sentAt a command expires; 0 never */
         int64_t signal_max_attempts; /* tries of one command before 1009 */
+        int64_t signal_custom_max_bytes;  /* largest customInfo */
+        int64_t signal_custom_per_minute; /* custom signals per sender per call */
+
+        /* ICE servers for clients (contract section 11): comma-separated
+         * URL lists ("" = none), the TURN REST secret ("" = none). */
+        char *stun_urls;
+        char *turn_urls;
+        char *turn_secret; /* never logged, redacted in dumps */
+        int64_t turn_ttl;  /* seconds */
 
         int64_t store_retry_max_backoff_ms; /* cap of the retry backoff on store outages */
 

@@ -52,6 +52,7 @@ cs_handler_t *cs_handler_new(const cs_config_t *conf, cs_store_t *store) {
         memcpy(h->room_key, &a, 8);
         memcpy(h->room_key + 8, &b, 8);
         h->roomsvc = cs_roomsvc_new(conf);
+        h->custom_rate = cs_ratelimit_new(HD_CUSTOM_RATE_PAIRS);
         return h;
 }
 
@@ -60,6 +61,7 @@ void cs_handler_destroy(cs_handler_t *h) {
                 return;
         cs_strv_clear(&h->timer_skip);
         cs_roomsvc_destroy(h->roomsvc);
+        cs_ratelimit_destroy(h->custom_rate);
         free(h);
 }
 
@@ -365,6 +367,12 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 hd_add_error_reply(h, out, cmd, CS_ERR_UNSUPPORTED,
                                    "participant events are sent by the server only");
                 return CS_OK;
+        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
+                /* Relayed, never recorded: no ledger (handler_custom.c). */
+                err = hd_do_custom_v2(h, cmd, now, out, errstr, errstr_size);
+                if (err)
+                        cs_outbox_clear(out);
+                return err;
         default:
                 break;
         }

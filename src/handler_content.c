@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "handler_int.h"
+#include "ice.h"
 #include "log.h"
 #include "metrics.h"
 #include "token.h"
@@ -43,6 +45,7 @@ void hd_resp_prepare(resp_buf_t *rb, Openim__V2__SignalReq__PayloadCase req_case
         openim__v2__signal_reject_reply__init(&rb->reject);
         openim__v2__signal_get_room_by_group_idreply__init(&rb->room);
         openim__v2__signal_get_token_by_room_idreply__init(&rb->token);
+        openim__v2__signal_send_custom_signal_reply__init(&rb->custom);
         rb->resp.payload_case = cs_codec_resp_case_for(req_case);
         switch (rb->resp.payload_case) {
         case OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE: rb->resp.invite = &rb->invite; break;
@@ -53,6 +56,7 @@ void hd_resp_prepare(resp_buf_t *rb, Openim__V2__SignalReq__PayloadCase req_case
         case OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT: rb->resp.reject = &rb->reject; break;
         case OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID: rb->resp.getroombygroupid = &rb->room; break;
         case OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID: rb->resp.gettokenbyroomid = &rb->token; break;
+        case OPENIM__V2__SIGNAL_RESP__PAYLOAD_SEND_CUSTOM_SIGNAL: rb->resp.sendcustomsignal = &rb->custom; break;
         default: break;
         }
 }
@@ -89,6 +93,14 @@ void hd_resp_set_join(resp_buf_t *rb, char *token, const char *room_id,
         }
 }
 
+/* Wall clock, ms: TURN credentials expire in real time, whatever clock the
+ * handler is given. */
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void hd_add_reply(cs_handler_t *h, cs_outbox_t *out,
                       const cs_command_t *cmd, cs_err_t code,
                       const char *msg, const Openim__V2__SignalResp *resp) {
@@ -98,9 +110,18 @@ void hd_add_reply(cs_handler_t *h, cs_outbox_t *out,
         /* The sender's topic was checked before any work was done. */
         if (!cs_topic_for_user(h->conf, cmd->sendid, topic, sizeof(topic)))
                 abort();
-        uint8_t *buf = cs_codec_pack_reply(cmd->sendid, cmd, (int32_t)code,
-                                           code ? (msg ? msg : cs_err2str(code)) : "",
-                                           resp, &len);
+        /* Successful join-type replies carry the ICE servers (section 11). */
+        cs_ice_servers_t ice = {.cnt = 0};
+        if (code == CS_OK && resp &&
+            (resp->payload_case == OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE ||
+             resp->payload_case == OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP ||
+             resp->payload_case == OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT ||
+             resp->payload_case == OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID))
+                cs_ice_servers_build(h->conf, cmd->sendid, wall_ms(), &ice);
+        uint8_t *buf = cs_codec_pack_reply_ice(cmd->sendid, cmd, (int32_t)code,
+                                               code ? (msg ? msg : cs_err2str(code)) : "",
+                                               resp, ice.ptrs, ice.cnt, &len);
+        cs_ice_servers_clear(&ice);
         cs_outbox_add(out, CS_OUT_REPLY, topic, cmd->sendid, buf, len,
                       cmd->operationid);
 }

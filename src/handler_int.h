@@ -7,6 +7,7 @@
  *   handler_content.c  replies, tokens, notification content
  *   handler_timer.c    ring timeouts and the timer outbox
  *   handler_room.c     LiveKit room events (webhooks)
+ *   handler_custom.c   custom signals (peer-to-peer calls)
  *
  * @locality the worker thread, like the handler.
  */
@@ -21,6 +22,7 @@
 #include "codec.h"
 #include "config.h"
 #include "handler.h"
+#include "ratelimit.h"
 #include "roomsvc.h"
 #include "store.h"
 
@@ -32,6 +34,8 @@
 #define HD_MAX_CUSTOM_DATA 8192
 /* Longest userID, roomID or groupID accepted (LiveKit's own limit). */
 #define HD_MAX_ID_BYTES 256
+/* (call, sender) pairs whose custom-signal rate one worker tracks. */
+#define HD_CUSTOM_RATE_PAIRS 65536
 /* Room for "user:" / "group:" and a NUL around an ID. */
 #define HD_LINE_ID_SIZE (HD_MAX_ID_BYTES + 16)
 /* Room for a claim identity: "c-" + 32 hex digits + NUL. */
@@ -45,6 +49,7 @@ struct cs_handler_s {
         int64_t timer_skip_until; /* ms: when the skip list is retried */
         uint64_t timer_failures;  /* calls the timer could not change */
         cs_roomsvc_t *roomsvc;    /* LiveKit room enforcement; NULL: off */
+        cs_ratelimit_t *custom_rate; /* custom signals per sender and call */
 };
 
 typedef Openim__V2__SignalReq signal_req_t;
@@ -132,6 +137,7 @@ typedef struct resp_buf_s {
         Openim__V2__SignalRejectReply reject;
         Openim__V2__SignalGetRoomByGroupIDReply room;
         Openim__V2__SignalGetTokenByRoomIDReply token;
+        Openim__V2__SignalSendCustomSignalReply custom;
 } resp_buf_t;
 
 /* Pointers to the opUserID and invitation fields of any request case. */
@@ -186,6 +192,39 @@ void hd_set_content(cs_event_t *ev, uint8_t *buf, size_t len);
  *  longer keeps its payload). */
 void hd_emit_event(cs_handler_t *h, const cs_call_t *call,
                    const cs_event_t *ev, cs_outbox_t *out);
+
+/* ---- handler_custom.c ---- */
+
+/* One custom signal, whatever the dialect. Pointers borrowed. */
+typedef struct cs_custom_signal_s {
+        const char *sender;       /* sendID */
+        int32_t platform_id;      /* the sender's device */
+        const char *operation_id;
+        int64_t sent_at;          /* unix ms, 0 unknown */
+        const char *room_id;
+        size_t custom_info_len;   /* bytes of customInfo */
+        const char *const *recv_user_ids; /* empty: everyone else */
+        size_t recv_cnt;
+        /* Notification content (SignalSendCustomSignalReq {roomID,
+         * customInfo}), NULL when customInfo is too long to be relayed. */
+        const uint8_t *content;
+        size_t content_len;
+        cs_note_pack_fn pack_note; /* the dialect's notification carrier */
+} cs_custom_signal_t;
+
+/**
+ * Relays @p sig (contract section 11): checks it, fills @p out with one
+ * 1605 notification per recipient (nothing when refused) and sets *@p codep
+ * (and *@p msgp, static) to the reply's code. The caller adds the reply.
+ * @returns CS_OK, or CS_ERR_TRANSIENT when the call record could not be
+ *          read (nothing in @p out from here).
+ */
+cs_err_t hd_relay_custom(cs_handler_t *h, const cs_custom_signal_t *sig,
+                         int64_t now, cs_outbox_t *out, cs_err_t *codep,
+                         const char **msgp, char *errstr, size_t errstr_size);
+/** SignalReq case 100: decodes @p cmd for hd_relay_custom() and answers. */
+cs_err_t hd_do_custom_v2(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                         cs_outbox_t *out, char *errstr, size_t errstr_size);
 
 /* ---- handler_room.c ---- */
 

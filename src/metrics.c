@@ -26,6 +26,8 @@ static const char *const dlq_names[] = {"undecodable", "gave_up", "output_refuse
 static const char *const wh_outcome_names[] = {"accepted", "unauthorized", "too_large",
                                                "bad_request", "unavailable"};
 static const char *const room_outcome_names[] = {"applied", "duplicate", "ignored"};
+static const char *const custom_refusal_names[] = {"invalid", "not_permitted", "not_found",
+                                                   "rate_limited", "expired"};
 static const char *const event_types[] = {
         "room_started", "room_finished", "participant_joined", "participant_left",
         "participant_connection_aborted", "track_published", "track_unpublished",
@@ -54,6 +56,8 @@ static struct {
         atomic_uint_fast64_t replies[CASE_CNT][CODE_CNT];
         histogram_t since_sent, since_consumed;
         atomic_uint_fast64_t redeliveries;
+        atomic_uint_fast64_t custom_relayed;
+        atomic_uint_fast64_t custom_refused[CS_CUSTOM_REFUSAL_CNT];
         atomic_uint_fast64_t dead_letters[CS_DLQ_REASON_CNT];
         atomic_uint_fast64_t store_retries, delivery_retries;
         atomic_uint_fast64_t lost_races;
@@ -109,6 +113,15 @@ static void observe(histogram_t *hg, int64_t ms) {
 void cs_metrics_command_latency(int64_t since_sent_ms, int64_t since_consumed_ms) {
         observe(&m.since_sent, since_sent_ms);
         observe(&m.since_consumed, since_consumed_ms);
+}
+
+void cs_metrics_custom_relayed(size_t notifications) {
+        atomic_fetch_add(&m.custom_relayed, notifications);
+}
+
+void cs_metrics_custom_refused(cs_custom_refusal_t reason) {
+        if (reason < CS_CUSTOM_REFUSAL_CNT)
+                atomic_fetch_add(&m.custom_refused[reason], 1);
 }
 
 void cs_metrics_redelivery(void) {
@@ -248,6 +261,15 @@ void cs_metrics_write(FILE *fp) {
         write_counter(fp, "callsig_redeliveries_total",
                       "Commands recognised as redeliveries (answered again, not applied).",
                       &m.redeliveries);
+        write_counter(fp, "callsig_custom_signals_relayed_total",
+                      "Custom-signal notifications (1605) relayed, one per recipient.",
+                      &m.custom_relayed);
+        fprintf(fp, "# HELP callsig_custom_signals_refused_total Custom signals refused, "
+                    "by reason.\n# TYPE callsig_custom_signals_refused_total counter\n");
+        for (size_t i = 0; i < CS_CUSTOM_REFUSAL_CNT; i++)
+                fprintf(fp, "callsig_custom_signals_refused_total{reason=\"%s\"} %llu\n",
+                        custom_refusal_names[i],
+                        (unsigned long long)atomic_load(&m.custom_refused[i]));
         fprintf(fp, "# HELP callsig_dead_letters_total Messages copied to the dead-letter "
                     "topic, by reason.\n# TYPE callsig_dead_letters_total counter\n");
         for (size_t i = 0; i < CS_DLQ_REASON_CNT; i++)

@@ -48,6 +48,17 @@ typedef enum cs_room_outcome_e {
         CS_ROOM_OUTCOME_CNT
 } cs_room_outcome_t;
 
+/* Why a custom signal was refused (label reason of
+ * callsig_custom_signals_refused_total). */
+typedef enum cs_custom_refusal_e {
+        CS_CUSTOM_INVALID = 0,   /* 1001 */
+        CS_CUSTOM_NOT_PERMITTED, /* 1002 */
+        CS_CUSTOM_NOT_FOUND,     /* 1003 */
+        CS_CUSTOM_RATE_LIMITED,  /* 1010 */
+        CS_CUSTOM_EXPIRED,       /* 1008 */
+        CS_CUSTOM_REFUSAL_CNT
+} cs_custom_refusal_t;
+
 #define CS_METRICS_MAX_LAG 256
 
 /** Counts one reply to a command of request case @p req_case
@@ -58,6 +69,10 @@ void cs_metrics_reply(int req_case, int32_t code);
 void cs_metrics_command_latency(int64_t since_sent_ms,
                                 int64_t since_consumed_ms);
 void cs_metrics_redelivery(void);
+/** Counts @p notifications relayed 1605 notifications of one custom signal. */
+void cs_metrics_custom_relayed(size_t notifications);
+/** Counts one refused custom signal. */
+void cs_metrics_custom_refused(cs_custom_refusal_t reason);
 void cs_metrics_dead_letter(cs_dlq_reason_t reason);
 /** A command (or event) was rewound for a later attempt because MongoDB
  *  (@p store true) or the broker failed. */

@@ -1031,7 +1031,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 28);
+                TEST_INTEQ(n, 34);
         }
         free(got);
         free(want);
@@ -1050,7 +1050,9 @@ static const char *const all_keys[] = {
                 "signal.default_timeout", "signal.max_timeout",
                 "signal.max_invitees", "signal.timer_interval_ms",
                 "signal.operation_retention", "signal.command_max_age",
-                "signal.max_attempts", "log.level",
+                "signal.max_attempts", "signal.custom_max_bytes",
+                "signal.custom_per_minute", "stun.urls", "turn.urls",
+                "turn.secret", "turn.ttl", "log.level",
                 "kafka.consumer.<name>", "kafka.producer.<name>"};
 
 static void test_help(void) {
@@ -1167,6 +1169,73 @@ static void test_api_url(void) {
         load_err("livekit: {url: \"\"}\n", "1:16: livekit.url: empty value");
 }
 
+/* ICE servers and custom signals (contract sections 8 and 11). */
+static void test_ice(void) {
+        cs_config_t *conf = load_ok(
+                "stun:\n"
+                "  urls: [\"stun:127.0.0.1:3478\", stun:s.example.com]\n"
+                "turn:\n"
+                "  urls:\n"
+                "    - turn:127.0.0.1:3478?transport=udp\n"
+                "    - turns:t.example.com:5349?transport=tcp\n"
+                "  secret: sixteen-bytes-ok\n"
+                "  ttl: 600\n"
+                "signal: {custom_max_bytes: 100, custom_per_minute: 5}\n");
+        TEST_STREQ(conf->stun_urls, "stun:127.0.0.1:3478,stun:s.example.com");
+        TEST_STREQ(conf->turn_urls, "turn:127.0.0.1:3478?transport=udp,"
+                                    "turns:t.example.com:5349?transport=tcp");
+        TEST_STREQ(conf->turn_secret, "sixteen-bytes-ok");
+        TEST_INTEQ(conf->turn_ttl, 600);
+        TEST_INTEQ(conf->signal_custom_max_bytes, 100);
+        TEST_INTEQ(conf->signal_custom_per_minute, 5);
+        set_livekit(conf, "devkey", SECRET);
+        validate_ok(conf);
+        {
+                char *got = dump(conf);
+                TEST_ASSERT(!strstr(got, "sixteen-bytes-ok"), "turn.secret leaked");
+                free(got);
+        }
+        cs_config_destroy(conf);
+
+        load_err("turn:\n  urls: [\"turn:h:3478?transport=sctp\"]\n",
+                 "2:10: turn.urls: \"turn:h:3478?transport=sctp\": may end only "
+                 "in ?transport=udp or ?transport=tcp");
+        load_err("turn:\n  urls:\n    - turn:ok:3478\n    - http://x\n",
+                 "4:7: turn.urls: \"http://x\": must start with stun:, turn: or "
+                 "turns:");
+        load_err("turn:\n  urls: turn:h:99999\n",
+                 "2:9: turn.urls: \"turn:h:99999\": port must be 1 to 65535");
+        load_err("stun:\n  urls: [turn:h]\n",
+                 "2:10: stun.urls: \"turn:h\": must be a stun: URL");
+        load_err("turn:\n  urls: [[a]]\n", "2:10: turn.urls: list items must be scalars");
+        load_err("turn:\n  secret: fifteen-bytes!!\n",
+                 "2:11: turn.secret: must be at least 16 bytes (got 15)");
+        load_err("signal: {custom_per_minute: 0}\n",
+                 "1:29: signal.custom_per_minute: 0 is out of range [1, 1000000]");
+        {
+                char *e[] = {"CALLSIG_TURN_URLS=turn:a:1,turn:b:2?transport=tcp",
+                             "CALLSIG_TURN_SECRET=sixteen-bytes-ok", NULL};
+                char errstr[512] = "";
+                conf = cs_config_new();
+                TEST_INTEQ(cs_config_apply_env(conf, e, errstr, sizeof(errstr)), 0);
+                TEST_STREQ(conf->turn_urls, "turn:a:1,turn:b:2?transport=tcp");
+                cs_config_destroy(conf);
+                char *bad[] = {"CALLSIG_TURN_SECRET=short", NULL};
+                env_err(bad, "env CALLSIG_TURN_SECRET: must be at least 16 bytes "
+                             "(got 5)");
+        }
+        /* TURN URLs without a secret */
+        const char *path = tmp_yaml("turn:\n  urls: [turn:h]\n");
+        char errstr[512] = "", want[600];
+        conf = cs_config_new();
+        TEST_INTEQ(cs_config_load_file(conf, path, errstr, sizeof(errstr)), 0);
+        set_livekit(conf, "devkey", SECRET);
+        snprintf(want, sizeof(want), "%s:2:9: turn.secret: required when "
+                 "turn.urls is set", path);
+        validate_err(conf, want);
+        cs_config_destroy(conf);
+}
+
 int main(void) {
         atexit(tmp_cleanup); /* also when an assertion exits early */
         test_defaults();
@@ -1184,5 +1253,6 @@ int main(void) {
         test_help();
         test_example();
         test_api_url();
+        test_ice();
         return test_done();
 }
