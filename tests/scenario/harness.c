@@ -895,6 +895,7 @@ struct cmd_s {
         Openim__V2__SignalGetTokenByRoomIDReq token;
         Openim__V2__SignalOnRoomParticipantConnectedReq connected;
         Openim__V2__SignalOnRoomParticipantDisconnectedReq disconnected;
+        Openim__V2__SignalSendCustomSignalReq custom;
         Openim__V2__InvitationInfo inv;
         Openim__V2__OfflinePushInfo push;
         Openim__V2__ParticipantMetaData pm;
@@ -926,6 +927,7 @@ static cmd_t *cmd_new(const char *op, const char *sender) {
         openim__v2__signal_get_token_by_room_idreq__init(&c->token);
         openim__v2__signal_on_room_participant_connected_req__init(&c->connected);
         openim__v2__signal_on_room_participant_disconnected_req__init(&c->disconnected);
+        openim__v2__signal_send_custom_signal_req__init(&c->custom);
         openim__v2__invitation_info__init(&c->inv);
         openim__v2__offline_push_info__init(&c->push);
         openim__v2__participant_meta_data__init(&c->pm);
@@ -1040,6 +1042,24 @@ cmd_t *cmd_token(const char *op, const char *sender, const char *room) {
         return c;
 }
 
+cmd_t *cmd_custom(const char *op, const char *sender, const char *room,
+                  const char *info, const char *const *recv) {
+        cmd_t *c = cmd_new(op, sender);
+        c->req.payload_case = OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL;
+        c->req.sendcustomsignal = &c->custom;
+        c->custom.roomid = cmd_str(c, room);
+        c->custom.custominfo = cmd_str(c, info);
+        size_t n = 0;
+        while (recv && recv[n]) {
+                TEST_ASSERT(n < CS_ARRAY_SIZE(c->invitees), "too many recvUserIDs");
+                c->invitees[n] = cmd_str(c, recv[n]);
+                n++;
+        }
+        c->custom.n_recvuserids = n;
+        c->custom.recvuserids = n ? c->invitees : NULL;
+        return c;
+}
+
 cmd_t *cmd_bare(const char *op, const char *sender, int req_case) {
         cmd_t *c = cmd_new(op, sender);
         switch (req_case) {
@@ -1127,7 +1147,8 @@ void env_send_pair(env_t *env, cmd_t *a, const char *key_a, int32_t part_a,
 static const char *default_key(const cmd_t *c) {
         return c->inv.roomid && c->inv.roomid[0] ? c->inv.roomid
                : c->token.roomid && c->token.roomid[0] ? c->token.roomid
-                                                        : c->cmd.sendid;
+               : c->custom.roomid && c->custom.roomid[0] ? c->custom.roomid
+                                                          : c->cmd.sendid;
 }
 
 void env_send(env_t *env, cmd_t *c, const char *key, int32_t partition) {

@@ -168,6 +168,10 @@ cmd_t *cmd_action(const char *op, const char *sender, int req_case,
                   const char *room);
 cmd_t *cmd_room_lookup(const char *op, const char *sender, const char *group);
 cmd_t *cmd_token(const char *op, const char *sender, const char *room);
+/** sendCustomSignal (case 100) of @p info to the others in @p room, or to
+ *  the NULL-terminated @p recv (NULL: everyone else). */
+cmd_t *cmd_custom(const char *op, const char *sender, const char *room,
+                  const char *info, const char *const *recv);
 /** A command with no payload, or with case 8 / 9. */
 cmd_t *cmd_bare(const char *op, const char *sender, int req_case);
 
