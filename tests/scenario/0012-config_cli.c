@@ -13,7 +13,9 @@
  * --check-config refuses (exit 2, file:line:col or the variable) what the
  * worker's start would: kafka.consumer.* / kafka.producer.* properties
  * librdkafka rejects alone or in combination, and a malformed mongodb.uri,
- * whose password is never shown.
+ * whose password is never shown. ICE servers (section 11): a bad TURN or
+ * STUN URL or a turn.secret under 16 bytes exits 2 with file:line:col, and
+ * so do TURN URLs without a secret.
  */
 #include "harness.h"
 
@@ -485,6 +487,55 @@ int main(void) {
         r = run((const char *[]){"--config", want, "--check-config", NULL}, NULL);
         TEST_INTEQ(r.rc, 2);
         HAS(r.err, "absent.yaml");
+        run_free(&r);
+
+        /* ICE servers (contract section 11): a bad TURN or STUN URL and a
+         * short TURN secret are refused with file:line:col, exit 2, the
+         * secret never shown; TURN URLs need the secret; a good set runs. */
+        static const struct {
+                const char *yaml, *pos, *needle;
+        } ice_bad[] = {
+                {"turn:\n  urls: [\"turn:turn.example.com:3478?transport=sctp\"]\n"
+                 "  secret: sixteen-bytes-ok\n",
+                 ":5:10", "transport=udp or ?transport=tcp"},
+                {"turn:\n  urls:\n    - \"turn:a:3478\"\n    - \"turns:b:70000\"\n"
+                 "  secret: sixteen-bytes-ok\n",
+                 ":7:7", "port must be 1 to 65535"},
+                {"stun:\n  urls: \"https://stun.example.com\"\n", ":5:9",
+                 "must start with stun:, turn: or turns:"},
+                {"turn:\n  urls: [\"turn:a\"]\n  secret: \"fifteen-bytes!!\"\n", ":6:11",
+                 "turn.secret: must be at least 16 bytes (got 15)"},
+                {"turn:\n  urls: [\"turn:a\"]\n", ":5:9",
+                 "turn.secret: required when turn.urls is set"},
+        };
+        for (size_t i = 0; i < sizeof(ice_bad) / sizeof(ice_bad[0]); i++) {
+                char text[1024], name[32];
+                snprintf(text, sizeof(text),
+                         "livekit:\n  api_key: mykey\n  api_secret: \"" GOOD_SECRET
+                         "\"\n%s", ice_bad[i].yaml);
+                snprintf(name, sizeof(name), "ice%zu.yaml", i);
+                const char *path = write_conf(name, text);
+                r = run((const char *[]){"--config", path, "--check-config", NULL}, NULL);
+                TEST_INTEQ(r.rc, 2);
+                snprintf(want, sizeof(want), "%s%s", path, ice_bad[i].pos);
+                HAS(r.err, want);
+                HAS(r.err, ice_bad[i].needle);
+                LACKS(r.err, "fifteen-bytes");
+                run_free(&r);
+        }
+        const char *ice_good = write_conf(
+                "ice-good.yaml",
+                "livekit:\n  api_key: mykey\n  api_secret: \"" GOOD_SECRET "\"\n"
+                "stun:\n  urls: [\"stun:127.0.0.1:3478\"]\n"
+                "turn:\n  urls: [\"turn:127.0.0.1:3478?transport=udp\", \"turns:[::1]:5349\"]\n"
+                "  secret: sixteen-bytes-ok\n");
+        r = run((const char *[]){"--config", ice_good, "--check-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 0);
+        run_free(&r);
+        r = run((const char *[]){"--config", ice_good, "--dump-config", NULL}, NULL);
+        TEST_INTEQ(r.rc, 0);
+        HAS(r.out, "turn:127.0.0.1:3478?transport=udp,turns:[::1]:5349");
+        LACKS(r.out, "sixteen-bytes-ok");
         run_free(&r);
 
         if (!getenv("CALLSIG_TEST_KEEP")) {
