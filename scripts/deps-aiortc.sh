@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs aiortc (pinned) into a virtual environment under .cache/, for the
-# peer-to-peer test (tests/p2p/peer.py) and the demo's P2P call. Idempotent:
-# prints the venv's python path when it is ready. Uses Debian's python3
-# (/usr/bin/python3, python3-venv) so CI and developers get the same one.
+# Installs aiortc into a virtual environment under .cache/, every package
+# pinned by tests/p2p/requirements.txt, for the peer-to-peer test and the
+# demo's P2P call (tests/p2p/peer.py). Idempotent: prints the venv's python
+# when it is ready. Uses Debian's python3 (/usr/bin/python3 with
+# python3-venv) so CI and developers get the same one. The packages are
+# wheels from PyPI (PyAV's bundles FFmpeg): nothing is compiled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ if [ ! -x "$venv/bin/python" ] ||
    ! "$venv/bin/python" -c "import aiortc, sys; sys.exit(aiortc.__version__ != '$AIORTC_VERSION')" 2>/dev/null; then
   rm -rf "$venv"
   "$py" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "aiortc==$AIORTC_VERSION"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --only-binary=:all: -r tests/p2p/requirements.txt
 fi
 echo "$PWD/$venv/bin/python"

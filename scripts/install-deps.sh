@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages and npm modules callsig needs to build, run
-# its demo and run its tests, then builds the pinned librdkafka once
-# (scripts/deps-librdkafka.sh). Idempotent; uses sudo when not root.
+# Installs the Debian packages, npm modules and Python packages (aiortc, in
+# a venv under .cache/) callsig needs to build, run its demo and run its
+# tests, then builds the pinned librdkafka once (scripts/deps-librdkafka.sh).
+# Idempotent; uses sudo when not root.
 #
 # librdkafka comes from upstream source, not from Debian (bookworm ships
 # 2.0.2): only its build dependencies are Debian packages here. kcat (used
@@ -16,6 +17,7 @@ pkgs=(build-essential cmake pkg-config
       libmongoc-dev libbson-dev libyaml-dev
       libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev python3-prometheus-client
       kcat curl python3 python3-mockupdb python3-mongomock python3-pymongo
+      python3-venv coturn iproute2
       nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -45,6 +47,9 @@ if [ ! -d tests/js/node_modules/livekit-server-sdk ] ||
   npm ci --prefix tests/js --no-audit --no-fund
   echo "npm ci: $((SECONDS - t0)) s"
 fi
+# aiortc (pinned, tests/p2p/requirements.txt) in a venv under .cache/: the
+# WebRTC peers of the peer-to-peer test and demo, with coturn from Debian.
+scripts/deps-aiortc.sh >/dev/null
 # librdkafka 2.15.1, pinned by checksum, built into .cache/ the first time.
 scripts/deps-librdkafka.sh
 # livekit-server v1.13.5, built once with Go into .cache/ (about 3 minutes).

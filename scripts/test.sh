@@ -26,8 +26,10 @@ if [ "$real" != 0 ]; then
   phase "Kafka broker jars (Maven Central, cached)" scripts/kafka-broker.sh fetch || exit 1
 fi
 # install-deps.sh built livekit-server: the media join scenario (0040) must
-# run, not skip.
+# run, not skip; it installed coturn and aiortc: so must the peer-to-peer
+# scenario (0072).
 export CALLSIG_TEST_REQUIRE_LIVEKIT=1
+export CALLSIG_TEST_REQUIRE_P2P=1
 
 jobs=${CALLSIG_TEST_JOBS:-2}
 passed=0; failed=0
