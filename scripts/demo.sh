@@ -2,10 +2,13 @@
 # The README's first command: installs what is missing (the first run also
 # builds livekit-server, about 3 minutes), builds callsig and runs the demo
 # on a real stack: livekit-server, Kafka, the local MongoDB-wire server and
-# callsig. It plays a 1:1 call (invite, accept, alice and bob join the
-# LiveKit room with the tokens callsig gave them, hang up) and an unanswered
-# call (ring timeout) through Kafka, printing what each user's devices
-# receive and the resulting call records.
+# callsig, and coturn for a peer-to-peer call. It plays a 1:1 call (invite,
+# accept, alice and bob join the LiveKit room with the tokens callsig gave
+# them, hang up), a peer-to-peer call (two aiortc peers exchange offer,
+# answer and ICE candidates as callsig custom signals and connect through
+# TURN with callsig's credentials) and an unanswered call (ring timeout)
+# through Kafka, printing what each user's devices receive and the resulting
+# call records.
 #
 # Only lines for people reach the terminal; every tool's own output goes to
 # files under the demo directory, which the demo names.

@@ -18,6 +18,8 @@
 
 #include "call.h"
 #include "codec.h"
+#include "ice.h"
+#include "ratelimit.h"
 #include "token.h"
 
 static double now_s(void) {
@@ -128,6 +130,32 @@ int main(int argc, char **argv) {
                 free(tok);
         }
         report("mint LiveKit token (HS256)", tokens, now_s() - t);
+
+        /* The custom-signal rate limit: what it adds to each signal (one
+         * lookup and count in the worker's memory; no MongoDB write). A
+         * table of 10000 (call, sender) pairs, signals spread over them. */
+        cs_ratelimit_t *rl = cs_ratelimit_new(65536);
+        char rooms[10000][24];
+        for (int i = 0; i < 10000; i++)
+                snprintf(rooms[i], sizeof(rooms[i]), "cs-room-%08d", i);
+        t = now_s();
+        for (long i = 0; i < n; i++)
+                cs_ratelimit_take(rl, rooms[i % 10000], "alice-0123456789",
+                                  1795000000000 + i / 100, 1000000, 60000);
+        report("custom signal rate limit check", n, now_s() - t);
+        printf("rate limit table: %zu pairs\n", cs_ratelimit_size(rl));
+        cs_ratelimit_destroy(rl);
+
+        long creds = n / 10 > 20000 ? n / 10 : 20000;
+        t = now_s();
+        for (long i = 0; i < creds; i++) {
+                char *user, *cred;
+                cs_ice_turn_credential("p2p-turn-secret-0123456789", "bob",
+                                       1795000000 + i, &user, &cred);
+                free(user);
+                free(cred);
+        }
+        report("TURN REST credential (HMAC-SHA1)", creds, now_s() - t);
 
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -253,6 +253,13 @@ static json_t *ice_message(const Callsig__V1__SignalReply *r) {
         return json_pack("{s:s, s:o}", "type", "ice", "servers", servers);
 }
 
+static void turn_user(const Callsig__V1__SignalReply *r, char *out, size_t size) {
+        out[0] = '\0';
+        for (size_t i = 0; i < r->n_iceservers; i++)
+                if (r->iceservers[i]->username[0])
+                        snprintf(out, size, "%s", r->iceservers[i]->username);
+}
+
 static void copy_str(char *dst, size_t size, json_t *obj, const char *key) {
         const char *v = json_string_value(json_object_get(obj, key));
         snprintf(dst, size, "%s", v ? v : "");
@@ -279,13 +286,16 @@ void p2p_call(env_t *env, const char *caller, const char *callee,
         env_send(env, cmd_invite(op, caller, (const char *[]){callee, NULL}, room,
                                  NULL, "video", 60),
                  NULL, -1);
-        peer_send(&peers[0], ice_message(env_expect_code(env, caller, op, 0,
-                                                         RS(INVITE))));
+        const Callsig__V1__SignalReply *r = env_expect_code(env, caller, op, 0,
+                                                            RS(INVITE));
+        turn_user(r, res->turn_user[0], sizeof(res->turn_user[0]));
+        peer_send(&peers[0], ice_message(r));
         env_expect_note(env, callee, op);
         snprintf(op, sizeof(op), "%s-accept", room);
         env_send(env, cmd_action(op, callee, RQ(ACCEPT), room), NULL, -1);
-        peer_send(&peers[1], ice_message(env_expect_code(env, callee, op, 0,
-                                                         RS(ACCEPT))));
+        r = env_expect_code(env, callee, op, 0, RS(ACCEPT));
+        turn_user(r, res->turn_user[1], sizeof(res->turn_user[1]));
+        peer_send(&peers[1], ice_message(r));
         env_expect_note(env, caller, op);
         int64_t t0 = env_mono_ms();
         peer_send(&peers[0], json_pack("{s:s}", "type", "start"));

@@ -39,6 +39,7 @@ typedef struct p2p_result_s {
         char local[2][16];      /* candidate types of the nominated pair */
         char remote[2][16];
         char error[2][256];
+        char turn_user[2][300]; /* TURN username of each reply's iceServers */
         int64_t connect_ms;     /* from the offer to the caller's answer on
                                    the data channel, measured here */
         int signals_sent;       /* custom signals the peers sent */

@@ -7,9 +7,11 @@
  * and the real callsig binary; then, as the IM gateway would, produces
  * SignalCommands onto signal.commands and reads what callsig produces onto
  * each user's push topic, decoded. Plays a 1:1 call (invite, accept, both
- * join the LiveKit room with the tokens callsig gave them, hang up) and an
- * unanswered call (server-side ring timeout), then prints the call records
- * from MongoDB.
+ * join the LiveKit room with the tokens callsig gave them, hang up), a
+ * peer-to-peer call through a local coturn (tests/scenario/p2p.h: two aiortc
+ * peers signal only through callsig custom signals and connect with the
+ * TURN credentials callsig gave them) and an unanswered call (server-side
+ * ring timeout), then prints the call records from MongoDB.
  *
  * What is for people goes to stdout; the harness's own lines go to stderr,
  * which scripts/demo.sh sends to a log file.
@@ -19,6 +21,9 @@
 
 #include "harness.h"
 #include "lk.h"
+#include "p2p.h"
+
+#define DEMO_TURN_SECRET "demo-turn-secret-0123456789abcdef"
 
 TEST_MAIN_DEFS
 
@@ -211,6 +216,39 @@ static void join_room(const char *room, const char *tok_alice,
         free(res);
 }
 
+/* A peer-to-peer call: WebRTC through coturn, signaled through callsig. */
+static void p2p_demo(env_t *env, const char *why, int turn_port) {
+        printf("\n== peer-to-peer call: alice calls bob, WebRTC through TURN ==\n");
+        if (why) {
+                printf("(skipped: %s)\n", why);
+                return;
+        }
+        printf("alice: invite bob; bob: accept (both replies carry iceServers: "
+               "stun:127.0.0.1:%d, turn:127.0.0.1:%d with TURN REST credentials)\n",
+               turn_port, turn_port);
+        printf("alice and bob (aiortc, relay candidates only) exchange offer, answer "
+               "and ICE candidates as callsig custom signals (contentType 1605); "
+               "mallory sends one to the room too\n");
+        p2p_result_t res;
+        p2p_call(env, "alice", "bob", "mallory", "demo-room-p2p", 30000, &res);
+        printf("  -> TURN usernames: alice %s, bob %s\n", res.turn_user[0],
+               res.turn_user[1]);
+        printf("  -> mallory's custom signal: errCode %d, reached %s\n",
+               res.intruder_code, res.intruder_reached ? "a peer (BUG)" : "no one");
+        if (!res.connected[0] || !res.connected[1]) {
+                printf("  the peers did not connect: alice: %s; bob: %s\n",
+                       res.error[0], res.error[1]);
+                TEST_FAIL("peer-to-peer call failed");
+        }
+        printf("alice and bob connected peer to peer through TURN (%s), data "
+               "channel: hello\n", res.local[0]);
+        printf("  -> alice received \"%s\", bob received \"%s\"; %d custom signals "
+               "relayed by callsig; connected in %lld ms (offer to the answer on "
+               "the data channel)\n",
+               res.received[0], res.received[1], res.signals_relayed,
+               (long long)res.connect_ms);
+}
+
 int main(void) {
         const char *real = getenv("CALLSIG_TEST_KAFKA");
         bool real_kafka = real && !strcmp(real, "real");
@@ -220,7 +258,20 @@ int main(void) {
         if (!lk_server_bin())
                 TEST_FAIL("livekit-server is not built: run scripts/livekit-server.sh build");
         const char *lk_url = lk_server_start();
-        env_opts_t opts = {.livekit_url = lk_url};
+        /* coturn for the peer-to-peer call; callsig hands out its
+         * credentials (turn.secret = coturn's static-auth-secret) */
+        const char *p2p_why = p2p_missing();
+        char p2p_yaml[512] = "";
+        int turn_port = 0;
+        if (!p2p_why) {
+                turn_port = p2p_turn_start(DEMO_TURN_SECRET);
+                snprintf(p2p_yaml, sizeof(p2p_yaml),
+                         "stun.urls: [\"stun:127.0.0.1:%d\"]\n"
+                         "turn.urls: [\"turn:127.0.0.1:%d?transport=udp\"]\n"
+                         "turn.secret: \"%s\"\n",
+                         turn_port, turn_port, DEMO_TURN_SECRET);
+        }
+        env_opts_t opts = {.livekit_url = lk_url, .extra_yaml = p2p_yaml};
         env_t *env = env_start("demo", &opts);
         const char *users[] = {"alice", "bob", "carol"};
         for (size_t i = 0; i < 3; i++)
@@ -266,6 +317,8 @@ int main(void) {
         bson_destroy(env_wait_call(env, room, "ended", "hung_up"));
         print_record(env, room);
 
+        p2p_demo(env, p2p_why, turn_port);
+
         printf("\n== unanswered call: alice calls carol with a 3 s ring timeout ==\n");
         printf("alice: invite carol (audio, timeout 3)\n");
         env_send(env, cmd_invite("demo-invite-2", "alice", (const char *[]){"carol", NULL},
@@ -281,6 +334,7 @@ int main(void) {
         printf("\nstopping callsig (SIGTERM: finishes, commits, leaves the group)\n");
         env_stop(env);
         lk_server_stop();
+        p2p_turn_stop();
         printf("demo finished.\n");
         return test_done();
 }
