@@ -17,8 +17,8 @@
  *     or oneself, is 1002 and relays nothing;
  *   - a stranger, a rejected invitee, a timed-out invitee and someone who
  *     hung up get 1002 and reach no one; an ended call and an unknown
- *     roomID get 1003; an empty roomID and a customInfo over
- *     signal.custom_max_bytes get 1001;
+ *     roomID get 1003; an empty roomID, a customInfo over
+ *     signal.custom_max_bytes and one that is not UTF-8 get 1001;
  *   - the rate limit (signal.custom_per_minute 5): the sixth signal of one
  *     sender in one call within a minute is 1010 and relays nothing, the
  *     five before arrive in order; another sender's budget is its own; it
@@ -210,6 +210,7 @@ int main(void) {
                       "0123456789012345678901234567890123456789012345678901234567890123");
         custom(env, "c-unknown", "alice", "no-such-room", "x", NULL, 1003);
         custom(env, "c-empty", "alice", "", "x", NULL, 1001);
+        custom(env, "c-utf8", "alice", "room-c", "bad \xff\xfe utf-8", NULL, 1001);
         /* a redelivery relays again with the same clientMsgID */
         custom(env, "c-1", "alice", "room-c", "offer-sdp", NULL, 0);
         TEST_STREQ(expect_custom(env, "bob", "c-1", "alice", "room-c", "offer-sdp"),
@@ -305,7 +306,7 @@ int main(void) {
                     "relayed");
         TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"rate_limited\"} "), 3);
         TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"not_found\"} "), 2);
-        TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"invalid\"} "), 2);
+        TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"invalid\"} "), 3);
         TEST_ASSERT(metric(env, "callsig_custom_signals_refused_total{reason=\"not_permitted\"} ") >= 9,
                     "not_permitted");
 
