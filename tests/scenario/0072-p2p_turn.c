@@ -12,10 +12,12 @@
  *   - alice calls bob through callsig (invite, accept over Kafka), they
  *     connect relay to relay and exchange a data channel message both
  *     ways; every custom signal a peer sent was relayed to the other;
+ *     coturn's log shows the allocation and channel binding of each
+ *     peer's credentials;
  *   - a third user's custom signal to the room is refused 1002 and reaches
  *     neither peer;
  *   - the same call with a wrong turn.secret in callsig's configuration
- *     does not connect (coturn refuses the allocation).
+ *     does not connect: coturn refuses those credentials.
  * Skipped (77) only when coturn or aiortc is not installed and
  * CALLSIG_TEST_REQUIRE_P2P is unset (scripts/test.sh sets it).
  */
@@ -55,17 +57,39 @@ int main(void) {
         TEST_ASSERT(!res.intruder_reached, "the intruder's signal reached a peer");
         TEST_ASSERT(res.signals_sent >= 4, "signals sent: %d", res.signals_sent);
         TEST_INTEQ(res.signals_relayed, res.signals_sent);
+        /* coturn granted each peer an allocation for the credentials of its
+         * own callsig reply, and the data went through relay channels */
+        char needle[512];
+        for (int i = 0; i < 2; i++) {
+                snprintf(needle, sizeof(needle),
+                         "user <%s>: incoming packet ALLOCATE processed, success",
+                         res.turn_user[i]);
+                TEST_ASSERT(p2p_turn_log_has(needle), "coturn log lacks: %s", needle);
+                snprintf(needle, sizeof(needle),
+                         "user <%s>: incoming packet CHANNEL_BIND processed, success",
+                         res.turn_user[i]);
+                TEST_ASSERT(p2p_turn_log_has(needle), "coturn log lacks: %s", needle);
+        }
         TEST_SAY("connected peer to peer through TURN (relay) in %lld ms, %d custom "
                  "signals relayed", (long long)res.connect_ms, res.signals_relayed);
         env_stop(env);
 
         /* the same with a wrong turn.secret in callsig's config */
         env = start("p2pbad", port, "not-the-turn-servers-secret");
-        p2p_call(env, "alice", "bob", "mallory", "p2p-room-bad", 20000, &res);
+        p2p_call(env, "carol", "dave", "mallory", "p2p-room-bad", 20000, &res);
         for (int i = 0; i < 2; i++) {
                 TEST_ASSERT(!res.connected[i], "peer %d connected with a wrong secret", i);
                 TEST_ASSERT(res.error[i][0], "peer %d: no error", i);
                 TEST_SAY("wrong secret, peer %d: %s", i, res.error[i]);
+                /* coturn refused exactly these credentials */
+                snprintf(needle, sizeof(needle),
+                         "check_stun_auth: Cannot find credentials of user <%s>",
+                         res.turn_user[i]);
+                TEST_ASSERT(p2p_turn_log_has(needle), "coturn log lacks: %s", needle);
+                snprintf(needle, sizeof(needle),
+                         "user <%s>: incoming packet ALLOCATE processed, success",
+                         res.turn_user[i]);
+                TEST_ASSERT(!p2p_turn_log_has(needle), "coturn allocated: %s", needle);
         }
         TEST_ASSERT(!res.intruder_reached, "the intruder's signal reached a peer");
         env_stop(env);

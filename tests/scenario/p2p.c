@@ -99,7 +99,7 @@ int p2p_turn_start(const char *secret) {
                         dup2(fd, 1);
                         dup2(fd, 2);
                 }
-                execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1",
+                execlp("turnserver", "turnserver", "-n", "--verbose", "--listening-ip=127.0.0.1",
                        "--relay-ip=127.0.0.1", a_port, a_min, a_max,
                        "--use-auth-secret", a_secret, "--realm=callsig.test",
                        "--allow-loopback-peers", "--no-tls", "--no-dtls", "--no-cli",
@@ -125,6 +125,18 @@ int p2p_turn_start(const char *secret) {
         TEST_SAY("coturn on 127.0.0.1:%d, relay ports %d-%d (log: %s)", port,
                  min_port, min_port + 19, a_log);
         return port;
+}
+
+bool p2p_turn_log_has(const char *needle) {
+        char path[128], line[4096];
+        snprintf(path, sizeof(path), "%s/turnserver.log", turn_dir);
+        FILE *fp = fopen(path, "r");
+        bool found = false;
+        while (fp && !found && fgets(line, sizeof(line), fp))
+                found = strstr(line, needle) != NULL;
+        if (fp)
+                fclose(fp);
+        return found;
 }
 
 void p2p_turn_stop(void) {

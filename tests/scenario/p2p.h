@@ -31,6 +31,8 @@ void p2p_require(void);
  *  by p2p_turn_stop() or when the test process ends. @returns the port. */
 int p2p_turn_start(const char *secret);
 void p2p_turn_stop(void);
+/** @returns true if coturn's log (it runs with --verbose) holds @p needle. */
+bool p2p_turn_log_has(const char *needle);
 
 /* What one call showed. */
 typedef struct p2p_result_s {
