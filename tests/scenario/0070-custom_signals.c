@@ -18,7 +18,8 @@
  *   - a stranger, a rejected invitee, a timed-out invitee and someone who
  *     hung up get 1002 and reach no one; an ended call and an unknown
  *     roomID get 1003; an empty roomID, a customInfo over
- *     signal.custom_max_bytes and one that is not UTF-8 get 1001;
+ *     signal.custom_max_bytes and one that is not UTF-8 get 1001; a
+ *     signal older than signal.command_max_age gets 1008;
  *   - the rate limit (signal.custom_per_minute 5): the sixth signal of one
  *     sender in one call within a minute is 1010 and relays nothing, the
  *     five before arrive in order; another sender's budget is its own; it
@@ -211,6 +212,11 @@ int main(void) {
         custom(env, "c-unknown", "alice", "no-such-room", "x", NULL, 1003);
         custom(env, "c-empty", "alice", "", "x", NULL, 1001);
         custom(env, "c-utf8", "alice", "room-c", "bad \xff\xfe utf-8", NULL, 1001);
+        /* older than signal.command_max_age (300 s here): 1008 */
+        cmd_t *old = cmd_custom("c-old", "alice", "room-c", "stale", NULL);
+        cmd_msg(old)->sentat = env_wall_ms() - 400000;
+        env_send(env, old, NULL, -1);
+        env_expect_code(env, "alice", "c-old", 1008, CUSTOM_RS);
         /* a redelivery relays again with the same clientMsgID */
         custom(env, "c-1", "alice", "room-c", "offer-sdp", NULL, 0);
         TEST_STREQ(expect_custom(env, "bob", "c-1", "alice", "room-c", "offer-sdp"),
@@ -300,6 +306,7 @@ int main(void) {
         TEST_INTEQ(env_count(env, "bob", "c-6", "notification", 0), 0);
         TEST_INTEQ(env_count(env, "alice", "b-4", "notification", 0), 0);
         TEST_INTEQ(env_count(env, "bob", "c-big", "notification", 0), 0);
+        TEST_INTEQ(env_count(env, "bob", "c-old", "notification", 0), 0);
 
         /* metrics, summed over the two workers */
         TEST_ASSERT(metric(env, "callsig_custom_signals_relayed_total ") >= 14,
@@ -307,6 +314,7 @@ int main(void) {
         TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"rate_limited\"} "), 3);
         TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"not_found\"} "), 2);
         TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"invalid\"} "), 3);
+        TEST_INTEQ(metric(env, "callsig_custom_signals_refused_total{reason=\"expired\"} "), 1);
         TEST_ASSERT(metric(env, "callsig_custom_signals_refused_total{reason=\"not_permitted\"} ") >= 9,
                     "not_permitted");
 
