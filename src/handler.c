@@ -3,7 +3,8 @@
  *
  * Flow of a command:
  *   1. the sender's push topic must exist as a name, else dead letter;
- *   2. no payload: 1001, cases 8 and 9: 1007 (resp unset);
+ *   2. no payload: 1001, cases 8 and 9: 1007 (resp unset); case 100
+ *      (sendCustomSignal) is relayed by handler_custom.c, past the ledger;
  *   3. the ledger of operations is asked about (sendID, operationID): a
  *      pair refused before is refused the same way again, a pair applied
  *      before is answered from its call (a redelivery), and a pair used for
