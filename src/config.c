@@ -73,6 +73,9 @@ _Static_assert(sizeof(cs_push_mode_t) == sizeof(int),
                "cs_push_mode_t must be int-sized");
 
 static const char *const cs_push_modes[] = {"per_user", "keyed", NULL};
+_Static_assert(sizeof(cs_protocol_t) == sizeof(int),
+               "cs_protocol_t must be int-sized");
+static const char *const cs_protocols[] = {"v2", "v3", NULL};
 static const char *const cs_log_levels[] = {"error", "warn", "info", "debug",
                                             NULL};
 
@@ -174,6 +177,11 @@ static const cs_prop_t cs_props[] = {
      1000, NULL, 0,
      "Attempts at one command while MongoDB or Kafka keep failing; after the "
      "last one it is answered 1009 and copied to the dead-letter topic."},
+    {"openim.protocol", CS_PROP_ENUM, CS_OFF(openim_protocol), "v2", 0, 0,
+     cs_protocols, 0,
+     "The OpenIM dialect of commands, replies and notifications: `v2` "
+     "(SignalCommand.req) or `v3` (SignalCommand.rtc, the openim.rtc "
+     "schema); a command in the other dialect is answered 1007."},
     {"log.level", CS_PROP_ENUM, CS_OFF(log_level), "info", 0, 0,
      cs_log_levels, CS_PROP_F_ENUM_TEXT, "Most verbose log level written."},
 };

@@ -1031,7 +1031,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 28);
+                TEST_INTEQ(n, 29);
         }
         free(got);
         free(want);
@@ -1050,7 +1050,7 @@ static const char *const all_keys[] = {
                 "signal.default_timeout", "signal.max_timeout",
                 "signal.max_invitees", "signal.timer_interval_ms",
                 "signal.operation_retention", "signal.command_max_age",
-                "signal.max_attempts", "log.level",
+                "signal.max_attempts", "openim.protocol", "log.level",
                 "kafka.consumer.<name>", "kafka.producer.<name>"};
 
 static void test_help(void) {
