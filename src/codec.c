@@ -701,6 +701,13 @@ uint8_t *cs_codec_offline_push_of(cs_dialect_t d, const uint8_t *content,
         return ops_of(d)->offline_push_of(content, len, lenp);
 }
 
+void cs_codec_read_participant(cs_dialect_t d, const uint8_t *meta, size_t len,
+                               char **nicknamep, char **group_namep) {
+        *nicknamep = *group_namep = NULL;
+        if (meta && len)
+                ops_of(d)->read_participant(meta, len, nicknamep, group_namep);
+}
+
 uint8_t *cs_codec_pack_notification(cs_dialect_t d, const cs_note_t *note,
                                     size_t *lenp) {
         Callsig__V1__PushMessage push;

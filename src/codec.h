@@ -151,6 +151,14 @@ uint8_t *cs_codec_pack_participant(const cs_command_t *cmd, size_t *lenp);
 uint8_t *cs_codec_offline_push_of(cs_dialect_t d, const uint8_t *content,
                                   size_t len, size_t *lenp);
 
+/**
+ * Reads a participant's stored metadata (@p meta, serialized in dialect
+ * @p d): the user's nickname and the group's name, as malloc'ed copies
+ * (NULL when absent or when @p meta does not decode).
+ */
+void cs_codec_read_participant(cs_dialect_t d, const uint8_t *meta, size_t len,
+                               char **nicknamep, char **group_namep);
+
 /** One notification for one recipient. All pointers borrowed. */
 typedef struct cs_note_s {
         const char *send_id;      /* the acting user (timer: the inviter) */

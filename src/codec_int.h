@@ -60,6 +60,9 @@ typedef struct cs_dialect_ops_s {
         uint8_t *(*pack_participant)(const cs_command_t *cmd, size_t *lenp);
         uint8_t *(*offline_push_of)(const uint8_t *content, size_t len,
                                     size_t *lenp);
+        /* Nickname and group name of stored participant metadata (copies). */
+        void (*read_participant)(const uint8_t *meta, size_t len,
+                                 char **nicknamep, char **group_namep);
         /* Sets the notification body of @p push for @p note. */
         void (*set_notification)(Callsig__V1__PushMessage *push,
                                  const cs_note_t *note, cs_arena_t *a);

@@ -479,6 +479,18 @@ static uint8_t *offline_push_of(const uint8_t *content, size_t len, size_t *lenp
         return out;
 }
 
+static void stored_participant(const uint8_t *meta, size_t len,
+                               char **nicknamep, char **group_namep) {
+        Openim__V2__ParticipantMetaData *pm = openim__v2__participant_meta_data__unpack(NULL, len, meta);
+        if (!pm)
+                return;
+        if (pm->userinfo && pm->userinfo->nickname[0])
+                *nicknamep = cs_xstrdup(pm->userinfo->nickname);
+        if (pm->groupinfo && pm->groupinfo->groupname[0])
+                *group_namep = cs_xstrdup(pm->groupinfo->groupname);
+        openim__v2__participant_meta_data__free_unpacked(pm, NULL);
+}
+
 /* ---- notifications ---- */
 
 static void set_notification(Callsig__V1__PushMessage *push, const cs_note_t *note,
@@ -543,5 +555,6 @@ const cs_dialect_ops_t cs_codec_v2_ops = {
         .pack_presence = pack_presence,
         .pack_participant = pack_participant,
         .offline_push_of = offline_push_of,
+        .read_participant = stored_participant,
         .set_notification = set_notification,
 };

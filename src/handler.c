@@ -305,6 +305,12 @@ static cs_err_t handle_once(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 if (hd_expired(h, out, cmd, now))
                         return CS_OK;
                 return do_token(h, cmd, now, out, errstr, errstr_size);
+        case CS_REQ_GET_ROOMS:
+        case CS_REQ_INVITATION_INFO:
+        case CS_REQ_INVITATION_START_APP:
+        case CS_REQ_INVITATION_RECORDS:
+        case CS_REQ_DELETE_RECORDS:
+                return hd_do_read(h, cmd, now, out, errstr, errstr_size);
         case CS_REQ_CUSTOM_SIGNAL:
                 /* The relay of custom signals (contract section 11) is not
                  * wired to this request model yet. */

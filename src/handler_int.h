@@ -7,6 +7,7 @@
  *   handler_content.c  replies, tokens, notification content
  *   handler_timer.c    ring timeouts and the timer outbox
  *   handler_room.c     LiveKit room events (webhooks)
+ *   handler_read.c     the v3 RtcService read methods
  *
  * @locality the worker thread, like the handler.
  */
@@ -158,6 +159,13 @@ void hd_set_content(cs_event_t *ev, uint8_t *buf, size_t len);
  *  longer keeps its payload). */
 void hd_emit_event(cs_handler_t *h, const cs_call_t *call,
                    const cs_event_t *ev, cs_outbox_t *out);
+
+/* ---- handler_read.c ---- */
+
+/** The v3 RtcService read methods (getRooms, invitation info, start-app
+ *  lookup, records, deleteSignalRecords). */
+cs_err_t hd_do_read(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                    cs_outbox_t *out, char *errstr, size_t errstr_size);
 
 /* ---- handler_room.c ---- */
 

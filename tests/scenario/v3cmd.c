@@ -30,6 +30,13 @@ void v3_send(env_t *env, const char *op, const char *sender,
 void v3_invite(env_t *env, const char *op, const char *sender,
                const char *const *invitees, const char *room,
                const char *group, const char *nickname) {
+        v3_invite_timeout(env, op, sender, invitees, room, group, nickname, 0);
+}
+
+void v3_invite_timeout(env_t *env, const char *op, const char *sender,
+                       const char *const *invitees, const char *room,
+                       const char *group, const char *nickname,
+                       int32_t timeout) {
         Callsig__V1__RtcRequest rtc;
         Openim__Rtc__SignalReq req;
         Openim__Rtc__SignalInviteReq inv_req;
@@ -56,6 +63,7 @@ void v3_invite(env_t *env, const char *op, const char *sender,
         inv.mediatype = S("video");
         inv.sessiontype = group ? 2 : 1;
         inv.platformid = 5;
+        inv.timeout = timeout;
         push.title = S("Incoming call");
         push.signalinfo = S("sig");
         ui.userid = S(sender);

@@ -17,6 +17,11 @@ void v3_send(env_t *env, const char *op, const char *sender,
 void v3_invite(env_t *env, const char *op, const char *sender,
                const char *const *invitees, const char *room,
                const char *group, const char *nickname);
+/* The same with ring timeout @p timeout (0: the default). */
+void v3_invite_timeout(env_t *env, const char *op, const char *sender,
+                       const char *const *invitees, const char *room,
+                       const char *group, const char *nickname,
+                       int32_t timeout);
 /* cancel / accept / hungUp / reject (SignalReq case @p req_case) of @p room. */
 void v3_action(env_t *env, const char *op, const char *sender, int req_case,
                const char *room);
