@@ -74,7 +74,7 @@ static void v3_deployment(void) {
         TEST_STREQ(req->accept->invitation->inviteeuseridlist[0], "bob");
         openim__rtc__signal_req__free_unpacked(req, NULL);
         v3_expect_note(env, "bob", "v3-acc", 1601);
-        env_wait_call(env, room, "active", NULL);
+        bson_destroy(env_wait_call(env, room, "active", NULL));
 
         /* getTokenByRoomID (SignalReq case 7 in v3) */
         v3_token(env, "v3-tok", "bob", room);
@@ -139,7 +139,7 @@ static void v3_deployment(void) {
         TEST_STREQ(req->hungup->userid, "alice");
         openim__rtc__signal_req__free_unpacked(req, NULL);
         v3_expect_note(env, "alice", "v3-bye", 1601);
-        env_wait_call(env, room, "ended", "hung_up");
+        bson_destroy(env_wait_call(env, room, "ended", "hung_up"));
 
         env_verify_tokens(env);
         env_stop(env);

@@ -281,7 +281,7 @@ int main(void) {
         HAS(content, "\"userID\":\"alice\"");
         free(msg);
         free(content);
-        env_wait_call(env, room, "ended", "hung_up");
+        bson_destroy(env_wait_call(env, room, "ended", "hung_up"));
 
         env_stop(env);
         return test_done();

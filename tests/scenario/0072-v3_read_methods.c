@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 TEST_MAIN_DEFS
 
 #define RTC(c) CALLSIG__V1__RTC_RESPONSE__PAYLOAD_##c
@@ -162,7 +164,7 @@ int main(void) {
 
         /* dan: one invitation that expired, then one ringing */
         call(env, "b-inv", "carol", "dan", 1, b);
-        env_wait_call(env, b, "ended", "timeout");
+        bson_destroy(env_wait_call(env, b, "ended", "timeout"));
         start_app(env, "sa-4", "dan");
         r = v3_expect(env, "dan", "sa-4", 0, RTC(GET_SIGNAL_INVITATION_INFO_START_APP));
         TEST_ASSERT(!r->rtc->getsignalinvitationinfostartapp->invitation,
@@ -184,7 +186,7 @@ int main(void) {
                 v3_action(env, op, "alice", OPENIM__RTC__SIGNAL_REQ__PAYLOAD_CANCEL,
                           rooms_made[i]);
                 v3_expect(env, "alice", op, 0, RTC(SIGNAL));
-                env_wait_call(env, rooms_made[i], "ended", "cancelled");
+                bson_destroy(env_wait_call(env, rooms_made[i], "ended", "cancelled"));
         }
         records(env, "rec-1", "alice", 1, 2, NULL, NULL);
         r = v3_expect(env, "alice", "rec-1", 0, RTC(GET_SIGNAL_INVITATION_RECORDS));
@@ -255,6 +257,32 @@ int main(void) {
         TEST_ASSERT(!doc_has(doc, "hiddenFor"), "live call not hidden");
         bson_destroy(doc);
         (void)d;
+
+        /* the operators' CLI shows which calls bob hid */
+        {
+                char cmdline[1200];
+                snprintf(cmdline, sizeof(cmdline),
+                         "'%s' history --user bob --json --config '%s/callsig.yaml'",
+                         getenv("CALLSIG_TEST_BIN"), env_dir(env));
+                FILE *fp = popen(cmdline, "r");
+                TEST_ASSERT(fp, "popen");
+                json_error_t jerr;
+                json_t *out = json_loadf(fp, 0, &jerr);
+                TEST_ASSERT(pclose(fp) == 0 && out, "%s: %s", cmdline, jerr.text);
+                json_t *calls = json_object_get(out, "calls"), *row;
+                size_t i, hidden = 0, shown = 0;
+                json_array_foreach(calls, i, row) {
+                        const char *room = json_string_value(json_object_get(row, "roomID"));
+                        bool hid = json_is_true(json_object_get(row, "hiddenByUser"));
+                        TEST_ASSERT(hid == (!strcmp(room, a) || !strcmp(room, rooms_made[0])),
+                                    "%s hidden %d", room, hid);
+                        hidden += hid;
+                        shown++;
+                }
+                TEST_INTEQ(hidden, 2);
+                TEST_INTEQ(shown, 3);
+                json_decref(out);
+        }
 
         env_stop(env);
         return test_done();
