@@ -5,7 +5,7 @@
  * PushMessage.notificationV3, the v3 layout of content (userID fields,
  * initiateTime in ms); a v2 command to a v3 deployment and a v3 command to a
  * v2 deployment are answered 1007 in their own shape; a custom signal is not
- * wired yet (1001).
+ * wired yet (1001); LiveKit presence goes out as 1602 / 1603.
  */
 #include "v3cmd.h"
 
@@ -127,6 +127,30 @@ static void v3_deployment(void) {
                 r = seen_reply(env_expect_reply(env, "bob", "v3-empty"));
                 TEST_INTEQ(r->errcode, 1001);
                 TEST_ASSERT(!r->resp && !r->rtc, "no case");
+        }
+
+        /* LiveKit presence: 1602 / 1603 with their own content messages */
+        TEST_INTEQ(v3_webhook(env, "participant_joined", "EV_v3j", room, "alice"), 200);
+        md = v3_expect_note(env, "bob", "EV_v3j", 1602);
+        {
+                Openim__Rtc__SignalOnRoomParticipantConnectedReq *c =
+                        openim__rtc__signal_on_room_participant_connected_req__unpack(
+                                NULL, md->content.len, md->content.data);
+                TEST_ASSERT(c, "content is SignalOnRoomParticipantConnectedReq");
+                TEST_STREQ(c->invitation->roomid, room);
+                TEST_INTEQ(c->n_participant, 1);
+                TEST_STREQ(c->participant[0]->userinfo->nickname, "Alice");
+                openim__rtc__signal_on_room_participant_connected_req__free_unpacked(c, NULL);
+        }
+        TEST_INTEQ(v3_webhook(env, "participant_left", "EV_v3l", room, "alice"), 200);
+        md = v3_expect_note(env, "bob", "EV_v3l", 1603);
+        {
+                Openim__Rtc__SignalOnRoomParticipantDisconnectedReq *c =
+                        openim__rtc__signal_on_room_participant_disconnected_req__unpack(
+                                NULL, md->content.len, md->content.data);
+                TEST_ASSERT(c, "content is SignalOnRoomParticipantDisconnectedReq");
+                TEST_INTEQ(c->n_participant, 0);
+                openim__rtc__signal_on_room_participant_disconnected_req__free_unpacked(c, NULL);
         }
 
         /* hang-up */

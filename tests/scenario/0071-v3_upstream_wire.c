@@ -156,8 +156,8 @@ static char *reply_json(env_t *env, const char *user, const char *op) {
 
 /* The notification of @p op for @p user: MsgData and content, decoded
  * with upstream's sdkws.MsgData and rtc.SignalReq. */
-static void note_json(env_t *env, const char *user, const char *op,
-                      char **msgp, char **contentp) {
+static void note_json_as(env_t *env, const char *user, const char *op,
+                         const char *content_type, char **msgp, char **contentp) {
         seen_t *s = env_expect_note(env, user, op);
         size_t n1, n2;
         const uint8_t *md = field(s->value, s->len, 4, &n1);     /* notificationV3 */
@@ -166,8 +166,13 @@ static void note_json(env_t *env, const char *user, const char *op,
         free(hex);
         const uint8_t *content = field(md, n1, 12, &n2);
         hex = to_hex(content, n2);
-        *contentp = upstream("decode", "openim.rtc.SignalReq", hex);
+        *contentp = upstream("decode", content_type, hex);
         free(hex);
+}
+
+static void note_json(env_t *env, const char *user, const char *op,
+                      char **msgp, char **contentp) {
+        note_json_as(env, user, op, "openim.rtc.SignalReq", msgp, contentp);
 }
 
 #define HAS(json, needle) \
@@ -257,6 +262,16 @@ int main(void) {
         HAS(content, "\"userID\":\"bob\"");
         HAS(content, "\"opUserPlatformID\":5");
         HAS(content, "\"inviteeUserIDList\":[\"bob\"]");
+        free(msg);
+        free(content);
+
+        /* LiveKit presence: 1602 with SignalOnRoomParticipantConnectedReq */
+        TEST_INTEQ(v3_webhook(env, "participant_joined", "EV_up_j", room, "bob"), 200);
+        note_json_as(env, "alice", "EV_up_j",
+                     "openim.rtc.SignalOnRoomParticipantConnectedReq", &msg, &content);
+        HAS(msg, "\"contentType\":1602");
+        HAS(msg, "\"sendID\":\"bob\"");
+        HAS(content, "\"participant\":[{\"userInfo\":{\"userID\":\"bob\"}}]");
         free(msg);
         free(content);
 

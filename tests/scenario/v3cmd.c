@@ -3,8 +3,12 @@
  */
 #include "v3cmd.h"
 
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S(s) ((char *)(uintptr_t)(s))
 
@@ -185,4 +189,37 @@ Openim__Sdkws__MsgData *v3_expect_note(env_t *env, const char *user,
                 TEST_ASSERT(!md->options[i]->value, "option %s true",
                             md->options[i]->key);
         return md;
+}
+
+int v3_webhook(env_t *env, const char *type, const char *id, const char *room,
+               const char *identity) {
+        char body[1024], hash[45];
+        unsigned char md[32];
+        unsigned int n = 0;
+        int64_t now = (int64_t)time(NULL);
+        snprintf(body, sizeof(body),
+                 "{\"event\":\"%s\",\"room\":{\"sid\":\"RM_x\",\"name\":\"%s\"},"
+                 "\"participant\":{\"sid\":\"PA_%s\",\"identity\":\"%s\","
+                 "\"state\":\"ACTIVE\",\"joinedAt\":\"%lld\"},\"id\":\"%s\","
+                 "\"createdAt\":\"%lld\"}",
+                 type, room, identity, identity, (long long)(now - 5), id,
+                 (long long)now);
+        EVP_Digest(body, strlen(body), md, &n, EVP_sha256(), NULL);
+        EVP_EncodeBlock((unsigned char *)hash, md, 32);
+        jwt_t *jwt = NULL;
+        TEST_ASSERT(!jwt_new(&jwt), "jwt_new");
+        jwt_add_grant(jwt, "iss", LK_KEY);
+        jwt_add_grant(jwt, "sha256", hash);
+        jwt_add_grant_int(jwt, "nbf", now);
+        jwt_add_grant_int(jwt, "exp", now + 300);
+        jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)LK_SECRET,
+                    (int)strlen(LK_SECRET));
+        char *t = jwt_encode_str(jwt);
+        jwt_free(jwt);
+        TEST_ASSERT(t, "jwt_encode_str");
+        http_reply_t r = env_http(env, 0, "POST", "/webhooks/livekit", t, body,
+                                  strlen(body));
+        free(r.body);
+        free(t);
+        return r.status;
 }

@@ -35,4 +35,10 @@ Callsig__V1__SignalReply *v3_expect(env_t *env, const char *user,
 Openim__Sdkws__MsgData *v3_expect_note(env_t *env, const char *user,
                                        const char *op, int content_type);
 
+/* POSTs a LiveKit webhook of @p type ("participant_joined", ...) for
+ * @p identity in @p room, signed as LiveKit signs it; @returns the HTTP
+ * status. */
+int v3_webhook(env_t *env, const char *type, const char *id, const char *room,
+               const char *identity);
+
 #endif
