@@ -9,6 +9,7 @@
  * produces is taken apart on the wire and decoded with the upstream schema:
  * no field may be unknown to it, and the values must be the expected ones.
  */
+#include "upstream.h"
 #include "v3cmd.h"
 
 #include <inttypes.h>
@@ -17,87 +18,6 @@
 #include <string.h>
 
 TEST_MAIN_DEFS
-
-static char tool[1024], desc[1024];
-
-/* Runs the upstream decoder/encoder; @returns its stdout (owned). */
-static char *upstream(const char *mode, const char *name, const char *arg) {
-        size_t cap = strlen(arg) + 2048;
-        char *cmdline = malloc(cap);
-        TEST_ASSERT(cmdline && !strchr(arg, '\''), "argument");
-        snprintf(cmdline, cap, "'%s' '%s' %s %s '%s'", tool, desc, mode, name, arg);
-        FILE *fp = popen(cmdline, "r");
-        TEST_ASSERT(fp, "popen");
-        char *out = calloc(1, 1 << 20);
-        size_t n = fread(out, 1, (1 << 20) - 1, fp);
-        out[n] = '\0';
-        int rc = pclose(fp);
-        TEST_ASSERT(rc == 0, "upstream-check %s %s failed (%d): %s", mode, name,
-                    rc, cmdline);
-        free(cmdline);
-        char *nl = strchr(out, '\n');
-        if (nl)
-                *nl = '\0';
-        return out;
-}
-
-static char *to_hex(const uint8_t *b, size_t n) {
-        char *h = malloc(2 * n + 1);
-        for (size_t i = 0; i < n; i++)
-                sprintf(h + 2 * i, "%02x", b[i]);
-        h[2 * n] = '\0';
-        return h;
-}
-
-static uint8_t *from_hex(const char *h, size_t *np) {
-        size_t n = strlen(h) / 2;
-        uint8_t *b = malloc(n + 1);
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-                TEST_ASSERT(sscanf(h + 2 * i, "%2x", &v) == 1, "hex");
-                b[i] = (uint8_t)v;
-        }
-        *np = n;
-        return b;
-}
-
-static bool varint(const uint8_t *b, size_t n, size_t *pos, uint64_t *v) {
-        *v = 0;
-        for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
-                uint8_t c = b[(*pos)++];
-                *v |= (uint64_t)(c & 0x7f) << shift;
-                if (!(c & 0x80))
-                        return true;
-        }
-        return false;
-}
-
-/* The bytes of length-delimited field @p field of message @p b (its first
- * occurrence), exactly as produced. */
-static const uint8_t *field(const uint8_t *b, size_t n, unsigned fieldno,
-                            size_t *lenp) {
-        size_t pos = 0;
-        while (pos < n) {
-                uint64_t tag, v;
-                TEST_ASSERT(varint(b, n, &pos, &tag), "tag");
-                switch (tag & 7) {
-                case 0: TEST_ASSERT(varint(b, n, &pos, &v), "varint"); break;
-                case 1: pos += 8; break;
-                case 5: pos += 4; break;
-                case 2:
-                        TEST_ASSERT(varint(b, n, &pos, &v) && v <= n - pos, "len");
-                        if ((tag >> 3) == fieldno) {
-                                *lenp = (size_t)v;
-                                return b + pos;
-                        }
-                        pos += (size_t)v;
-                        break;
-                default: TEST_FAIL("wire type %d", (int)(tag & 7));
-                }
-        }
-        TEST_FAIL("field %u absent", fieldno);
-        return NULL;
-}
 
 static void put_varint(uint8_t *b, size_t *n, uint64_t v) {
         while (v >= 0x80) {
@@ -121,7 +41,7 @@ static void send_upstream(env_t *env, const char *op, const char *sender,
                           const char *json, const char *key) {
         char *hex = upstream("encode", "openim.rtc.SignalReq", json);
         size_t req_len;
-        uint8_t *req = from_hex(hex, &req_len);
+        uint8_t *req = upstream_unhex(hex, &req_len);
         uint8_t *rtc = malloc(req_len + 16), *cmd = malloc(req_len + 1024);
         size_t rtc_len = 0, cmd_len = 0;
         put_bytes(rtc, &rtc_len, 1, req, req_len);
@@ -145,10 +65,10 @@ static char *reply_json(env_t *env, const char *user, const char *op) {
         Callsig__V1__SignalReply *r = seen_reply(s);
         TEST_ASSERT(r->errcode == 0, "%s: %d %s", op, r->errcode, r->errmsg);
         size_t n1, n2, n3;
-        const uint8_t *reply = field(s->value, s->len, 2, &n1);  /* reply */
-        const uint8_t *rtc = field(reply, n1, 9, &n2);           /* rtc */
-        const uint8_t *resp = field(rtc, n2, 1, &n3);            /* signal */
-        char *hex = to_hex(resp, n3);
+        const uint8_t *reply = upstream_field(s->value, s->len, 2, &n1);  /* reply */
+        const uint8_t *rtc = upstream_field(reply, n1, 9, &n2);           /* rtc */
+        const uint8_t *resp = upstream_field(rtc, n2, 1, &n3);            /* signal */
+        char *hex = upstream_hex(resp, n3);
         char *json = upstream("decode", "openim.rtc.SignalResp", hex);
         free(hex);
         return json;
@@ -160,12 +80,12 @@ static void note_json_as(env_t *env, const char *user, const char *op,
                          const char *content_type, char **msgp, char **contentp) {
         seen_t *s = env_expect_note(env, user, op);
         size_t n1, n2;
-        const uint8_t *md = field(s->value, s->len, 4, &n1);     /* notificationV3 */
-        char *hex = to_hex(md, n1);
+        const uint8_t *md = upstream_field(s->value, s->len, 4, &n1);     /* notificationV3 */
+        char *hex = upstream_hex(md, n1);
         *msgp = upstream("decode", "openim.sdkws.MsgData", hex);
         free(hex);
-        const uint8_t *content = field(md, n1, 12, &n2);
-        hex = to_hex(content, n2);
+        const uint8_t *content = upstream_field(md, n1, 12, &n2);
+        hex = upstream_hex(content, n2);
         *contentp = upstream("decode", content_type, hex);
         free(hex);
 }
@@ -179,19 +99,7 @@ static void note_json(env_t *env, const char *user, const char *op,
         TEST_ASSERT(strstr((json), (needle)), "%s lacks %s", (json), (needle))
 
 int main(void) {
-        const char *src = getenv("CALLSIG_TEST_SOURCE_DIR");
-        char script[1100];
-        snprintf(script, sizeof(script), "'%s/scripts/upstream-schema.sh'",
-                 src ? src : ".");
-        TEST_ASSERT(system(script) == 0, "%s failed", script);
-        snprintf(tool, sizeof(tool), "%s/.cache/upstream/upstream-check", src ? src : ".");
-        snprintf(desc, sizeof(desc), "%s/.cache/upstream/desc.pb", src ? src : ".");
-        if (getenv("CALLSIG_CACHE_DIR")) {
-                snprintf(tool, sizeof(tool), "%s/upstream/upstream-check",
-                         getenv("CALLSIG_CACHE_DIR"));
-                snprintf(desc, sizeof(desc), "%s/upstream/desc.pb",
-                         getenv("CALLSIG_CACHE_DIR"));
-        }
+        upstream_prepare();
 
         env_opts_t opts = {.extra_yaml = "openim:\n  protocol: v3\n"};
         env_t *env = env_start("v3upstream", &opts);
