@@ -535,30 +535,6 @@ void cs_codec_command_free(cs_command_t *cmd) {
         free(cmd);
 }
 
-Openim__V2__SignalResp__PayloadCase
-cs_codec_resp_case_for(Openim__V2__SignalReq__PayloadCase req_case) {
-        switch (req_case) {
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_CANCEL;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_HUNG_UP;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID;
-        default: /* 8, 9 (server to client only), none */
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET;
-        }
-}
-
 /* ---- the request model's names ---- */
 
 const char *cs_req_kind_name(cs_req_kind_t kind) {

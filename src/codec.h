@@ -91,11 +91,6 @@ char *cs_codec_operation_id(const void *buf, size_t len);
 /** Frees a decoded command; NULL is accepted. */
 void cs_codec_command_free(cs_command_t *cmd);
 
-/** @returns the v2 SignalResp case that answers SignalReq case @p req_case,
- *  or OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET (cases 8, 9, none). */
-Openim__V2__SignalResp__PayloadCase
-cs_codec_resp_case_for(Openim__V2__SignalReq__PayloadCase req_case);
-
 /**
  * Packs a PushMessage carrying the SignalReply to @p cmd for @p recv_id in
  * the command's dialect: operationID, msgIncr, connID and platformID are

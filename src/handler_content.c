@@ -18,10 +18,6 @@
 #include "token.h"
 #include "topic.h"
 
-int32_t hd_ms_to_s32(int64_t ms) {
-        return (int32_t)(ms / 1000);
-}
-
 /* protobuf-c message structs hold `char *` even where packing only reads
  * them; this is the one place our const strings are lent to them. */
 char *hd_lend(const char *s) {

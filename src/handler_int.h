@@ -127,8 +127,7 @@ typedef struct inv_lists_s {
         char **busy;
 } inv_lists_t;
 
-int32_t hd_ms_to_s32(int64_t ms);
-/** Lends a const string to a protobuf-c struct that only reads it. */
+/** Lends a const string to a struct that only reads it. */
 char *hd_lend(const char *s);
 /** Adds the reply to @p cmd: @p code, @p msg (NULL: the code's text), the
  *  payload @p r (NULL: the matching case, empty). */

@@ -784,54 +784,6 @@ static void test_fuzz(void) {
         free(valid);
 }
 
-/* ---- resp cases and names ---- */
-
-static void test_resp_case_for(void) {
-        static const struct {
-                Openim__V2__SignalReq__PayloadCase req;
-                Openim__V2__SignalResp__PayloadCase resp;
-                const char *name;
-        } tab[] = {
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE, "invite"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP,
-                 "inviteInGroup"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_CANCEL, "cancel"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT, "accept"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_HUNG_UP, "hungUp"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT, "reject"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID,
-                 "getRoomByGroupID"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET,
-                 "onRoomParticipantConnectedReq"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET,
-                 "onRoomParticipantDisconnectedReq"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID,
-                 "getTokenByRoomID"},
-                {OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET,
-                 OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET, "none"},
-        };
-        size_t i;
-
-        for (i = 0; i < CS_ARRAY_SIZE(tab); i++) {
-                TEST_INTEQ(cs_codec_resp_case_for(tab[i].req), tab[i].resp);
-                TEST_STREQ(cs_req_kind_name((cs_req_kind_t)tab[i].req), tab[i].name);
-        }
-        /* The numbers themselves, as in the contract tables. */
-        TEST_INTEQ(cs_codec_resp_case_for(10), 8);
-        TEST_INTEQ(cs_codec_resp_case_for(2), 2);
-        TEST_STREQ(cs_req_kind_name((cs_req_kind_t)11), "unknown");
-        TEST_INTEQ(cs_codec_resp_case_for(11), 0);
-}
 
 /* ---- replies ---- */
 
@@ -1445,6 +1397,174 @@ static void test_operation_id_of(void) {
         free(buf);
 }
 
+/* ---- the request model and the v3 dialect ---- */
+
+static void test_kind_names(void) {
+        TEST_STREQ(cs_req_kind_name(CS_REQ_NONE), "none");
+        TEST_STREQ(cs_req_kind_name(CS_REQ_INVITE), "invite");
+        TEST_STREQ(cs_req_kind_name(CS_REQ_HUNG_UP), "hungUp");
+        TEST_STREQ(cs_req_kind_name(CS_REQ_GET_TOKEN_BY_ROOM_ID), "getTokenByRoomID");
+        TEST_STREQ(cs_req_kind_name(CS_REQ_INVITATION_RECORDS),
+                   "getSignalInvitationRecords");
+        TEST_STREQ(cs_req_kind_name((cs_req_kind_t)11), "unknown");
+        /* v2's kinds carry its SignalReq case numbers (metrics label them) */
+        TEST_INTEQ(CS_REQ_GET_ROOM_BY_GROUP_ID, 7);
+        TEST_INTEQ(CS_REQ_GET_TOKEN_BY_ROOM_ID, 10);
+        TEST_ASSERT(cs_req_kind_joins(CS_REQ_ACCEPT) && !cs_req_kind_joins(CS_REQ_CANCEL),
+                    "joins");
+}
+
+/* A v3 accept, written by hand from the contract's tables: SignalCommand
+ * {1 op, 2 sendID, 8 rtc{1 signal{4 accept{1 invitation{5 roomID,
+ * 10 initiateTime}, 4 opUserPlatformID, 5 userID}}}}. */
+static void test_v3_decode(void) {
+        wbuf_t inv, acc, sreq, rtc, w;
+        cs_command_t *cmd = NULL;
+        const char *why = NULL;
+
+        inv.len = acc.len = sreq.len = rtc.len = w.len = 0;
+        w_str(&inv, 5, "room-1");
+        w_int(&inv, 10, 1700000000123ull);
+        w_msg(&acc, 1, &inv);
+        w_int(&acc, 4, 2);
+        w_str(&acc, 5, "mallory");
+        w_msg(&sreq, 4, &acc);
+        w_msg(&rtc, 1, &sreq);
+        w_str(&w, 1, "op-1");
+        w_str(&w, 2, "bob");
+        w_msg(&w, 8, &rtc);
+        TEST_INTEQ(cs_codec_decode_command(CS_DIALECT_V2, w.b, w.len, &cmd, NULL, 0),
+                   CS_OK);
+        TEST_INTEQ(cmd->dialect, CS_DIALECT_V3);
+        TEST_INTEQ(cmd->req.kind, CS_REQ_ACCEPT);
+        TEST_ASSERT(cmd->req.has_invitation, "invitation");
+        TEST_STREQ(cmd->req.inv.room_id, "room-1");
+        TEST_INTEQ(cmd->req.inv.initiate_ms, 1700000000123);
+        TEST_INTEQ(cmd->req.op_platform_id, 2);
+        TEST_ASSERT(cs_codec_request_valid(cmd, &why), "valid");
+
+        /* content: userID is the sender, platform patched, field 5 */
+        cs_invitation_t ci;
+        memset(&ci, 0, sizeof(ci));
+        ci.room_id = "room-1";
+        ci.initiate_ms = 1700000000999;
+        size_t len;
+        uint8_t *content = cs_codec_pack_content(cmd, &ci, 5, &len);
+        Openim__Rtc__SignalReq *req = openim__rtc__signal_req__unpack(NULL, len, content);
+        TEST_ASSERT(req && req->payload_case == OPENIM__RTC__SIGNAL_REQ__PAYLOAD_ACCEPT,
+                    "content");
+        TEST_STREQ(req->accept->userid, "bob");
+        TEST_INTEQ(req->accept->opuserplatformid, 5);
+        TEST_INTEQ(req->accept->invitation->initiatetime, 1700000000999);
+        openim__rtc__signal_req__free_unpacked(req, NULL);
+        free(content);
+
+        /* its reply: rtc.signal.accept, resp unset */
+        cs_reply_t r;
+        memset(&r, 0, sizeof(r));
+        r.token = "tok";
+        r.room_id = "room-1";
+        uint8_t *buf = cs_codec_pack_reply("bob", cmd, 0, "", &r, &len);
+        Callsig__V1__PushMessage *push = callsig__v1__push_message__unpack(NULL, len, buf);
+        TEST_ASSERT(push && push->reply && !push->reply->resp && push->reply->rtc,
+                    "v3 reply shape");
+        TEST_INTEQ(push->reply->rtc->payload_case, CALLSIG__V1__RTC_RESPONSE__PAYLOAD_SIGNAL);
+        TEST_STREQ(push->reply->rtc->signal->accept->token, "tok");
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+        cs_codec_command_free(cmd);
+
+        /* a NUL inside a v3 string: 1001 naming the field */
+        w.len = inv.len = acc.len = sreq.len = rtc.len = 0;
+        w_bytes(&inv, 5, "ab\0cd", 5);
+        w_msg(&acc, 1, &inv);
+        w_msg(&sreq, 4, &acc);
+        w_msg(&rtc, 1, &sreq);
+        w_str(&w, 1, "op-2");
+        w_str(&w, 2, "bob");
+        w_msg(&w, 8, &rtc);
+        TEST_INTEQ(cs_codec_decode_command(CS_DIALECT_V3, w.b, w.len, &cmd, NULL, 0),
+                   CS_OK);
+        TEST_ASSERT(!cs_codec_request_valid(cmd, &why), "NUL refused");
+        TEST_STREQ(why, "signal.accept.invitation.roomID contains a NUL byte");
+        cs_codec_command_free(cmd);
+
+        /* req and rtc both: 1001; neither: the default dialect */
+        w.len = 0;
+        w_str(&w, 1, "op-3");
+        w_str(&w, 2, "bob");
+        TEST_INTEQ(cs_codec_decode_command(CS_DIALECT_V3, w.b, w.len, &cmd, NULL, 0),
+                   CS_OK);
+        TEST_INTEQ(cmd->dialect, CS_DIALECT_V3);
+        TEST_INTEQ(cmd->req.kind, CS_REQ_NONE);
+        cs_codec_command_free(cmd);
+        wbuf_t empty;
+        empty.len = 0;
+        w_msg(&w, 6, &empty);
+        w_msg(&w, 8, &empty);
+        TEST_INTEQ(cs_codec_decode_command(CS_DIALECT_V2, w.b, w.len, &cmd, NULL, 0),
+                   CS_OK);
+        TEST_ASSERT(!cs_codec_request_valid(cmd, &why), "both refused");
+        TEST_STREQ(why, "a command carries req or rtc, never both");
+        cs_codec_command_free(cmd);
+}
+
+/* Offset of the first @p n bytes @p pat in @p buf, or -1. */
+static long find_pat(const uint8_t *buf, size_t len, const char *pat, size_t n) {
+        for (size_t i = 0; i + n <= len; i++)
+                if (!memcmp(buf + i, pat, n))
+                        return (long)i;
+        return -1;
+}
+
+/* A v3 notification: PushMessage field 4, sdkws.MsgData with options at
+ * 19 and offlinePushInfo at 20; room presence as 1602. */
+static void test_v3_notification(void) {
+        wbuf_t opi, inv_req, sreq;
+        opi.len = inv_req.len = sreq.len = 0;
+        w_str(&opi, 1, "t");
+        w_str(&opi, 6, "sig");
+        w_msg(&inv_req, 2, &opi); /* v3 SignalInviteReq.offlinePushInfo = 2 */
+        w_msg(&sreq, 1, &inv_req);
+        cs_note_t note = make_note(sreq.b, sreq.len);
+        size_t len;
+        uint8_t *buf = cs_codec_pack_notification(CS_DIALECT_V3, &note, &len);
+        Callsig__V1__PushMessage *push = callsig__v1__push_message__unpack(NULL, len, buf);
+        TEST_ASSERT(push, "decodes");
+        TEST_INTEQ(push->body_case, CALLSIG__V1__PUSH_MESSAGE__BODY_NOTIFICATION_V3);
+        Openim__Sdkws__MsgData *md = push->notificationv3;
+        TEST_INTEQ(md->contenttype, 1601);
+        TEST_INTEQ(md->n_options, 5);
+        TEST_STREQ(md->options[0]->key, "history");
+        TEST_ASSERT(md->offlinepushinfo, "offlinePushInfo");
+        TEST_STREQ(md->offlinepushinfo->signalinfo, "sig");
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        /* field 4 of the PushMessage, options (19) before offlinePushInfo (20) */
+        size_t at = 0;
+        TEST_INTEQ(buf[at], (1 << 3) | 2);
+        at += 2 + buf[at + 1];
+        TEST_INTEQ(buf[at], (4 << 3) | 2);
+        long key = find_pat(buf, len, "\x0a\x07history", 9);
+        long f20 = find_pat(buf, len, "\xa2\x01\x08\x0a\x01t", 6);
+        TEST_ASSERT(key > 3 && buf[key - 3] == 0x9a && buf[key - 2] == 0x01,
+                    "options are field 19");
+        TEST_ASSERT(f20 > key, "offlinePushInfo is field 20, after the options");
+        free(buf);
+
+        note.type = CS_EV_ROOM_JOINED;
+        buf = cs_codec_pack_notification(CS_DIALECT_V3, &note, &len);
+        push = callsig__v1__push_message__unpack(NULL, len, buf);
+        TEST_INTEQ(push->notificationv3->contenttype, 1602);
+        TEST_ASSERT(!push->notificationv3->offlinepushinfo, "no push info on presence");
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+        buf = cs_codec_pack_notification(CS_DIALECT_V2, &note, &len);
+        push = callsig__v1__push_message__unpack(NULL, len, buf);
+        TEST_INTEQ(push->notification->contenttype, 1601);
+        callsig__v1__push_message__free_unpacked(push, NULL);
+        free(buf);
+}
+
 int main(void) {
         test_operation_id_of();
         test_decode_valid();
@@ -1454,7 +1574,6 @@ int main(void) {
         test_request_nul();
         test_request_valid();
         test_fuzz();
-        test_resp_case_for();
         test_reply_round_trip();
         test_reply_wire_bytes();
         test_notification_round_trip();
@@ -1463,5 +1582,8 @@ int main(void) {
         test_notification_wire_bytes();
         test_hand_written_invite();
         test_pack_empty();
+        test_kind_names();
+        test_v3_decode();
+        test_v3_notification();
         return test_done();
 }
