@@ -3,7 +3,8 @@
  *
  * Flow of a command:
  *   1. the sender's push topic must exist as a name, else dead letter;
- *   2. no payload: 1001, cases 8 and 9: 1007 (resp unset);
+ *   2. a command in the other OpenIM dialect: 1007 (in its own shape); no
+ *      payload: 1001, cases 8 and 9: 1007 (resp unset);
  *   3. the ledger of operations is asked about (sendID, operationID): a
  *      pair refused before is refused the same way again, a pair applied
  *      before is answered from its call (a redelivery), and a pair used for
@@ -13,7 +14,8 @@
  *   4. limits and encoding are checked (1001); a command older than
  *      signal.command_max_age is answered 1008 once it is known not to be
  *      a redelivery (handler_change.c asks the call record first);
- *   5. the command is carried out (handler_change.c, lookups below).
+ *   5. the command is carried out (handler_change.c, lookups below, the
+ *      v3 read methods in handler_read.c).
  *
  * Every refusal is recorded in the ledger before it is answered. When two
  * workers record the same pair at once, the one that loses handles the

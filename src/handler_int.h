@@ -27,7 +27,8 @@
 
 /* Conditional-update attempts before a command gives up (1009). */
 #define HD_MAX_RACE_ATTEMPTS 8
-/* Largest request (serialized SignalReq) accepted; bounds call records. */
+/* Largest request (serialized SignalReq / RtcRequest) accepted; bounds call
+ * records. */
 #define HD_MAX_REQUEST_BYTES 32768
 /* Largest invitation customData accepted, bytes; bounds call records. */
 #define HD_MAX_CUSTOM_DATA 8192
