@@ -14,6 +14,15 @@
 # files under the demo directory, which the demo names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --openim v3: callsig speaks the OpenIM v3 dialect (openim.protocol: v3) and
+# every message is also shown decoded with the upstream v3 schema.
+if [ "${1:-}" = "--openim" ]; then
+  case "${2:-}" in
+    v2) ;;
+    v3) export CALLSIG_TEST_OPENIM=v3 ;;
+    *) echo "usage: scripts/demo.sh [--openim v2|v3]" >&2; exit 2 ;;
+  esac
+fi
 DEMO=$(mktemp -d /tmp/callsig-demo-XXXXXX)
 t_all=$SECONDS
 

@@ -235,6 +235,27 @@ static void each_doc(const bson_t *doc, const char *key,
         }
 }
 
+/* The users of string array `hiddenFor` (who deleted the call from their
+ * own history, contract section 12), as a JSON array. */
+static json_t *hidden_for(const bson_t *doc) {
+        bson_iter_t it, child;
+        json_t *list = json_array();
+        if (!bson_iter_init_find(&it, doc, "hiddenFor") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+            !bson_iter_recurse(&it, &child))
+                return list;
+        while (bson_iter_next(&child))
+                if (BSON_ITER_HOLDS_UTF8(&child))
+                        json_array_append_new(list, json_string(bson_iter_utf8(&child, NULL)));
+        return list;
+}
+
+static bool json_list_has(const json_t *list, const char *s) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), s)) return true;
+        return false;
+}
+
 /* ---- formatting ---- */
 
 /* "2026-11-30 15:55:06Z" (+ ".123" with @p millis); "-" for 0. */
@@ -434,6 +455,10 @@ static int history_user(mongoc_collection_t *coll, const cli_opts_t *o) {
                 json_object_set_new(row, "userState", jstr(p.user_state));
                 json_object_set_new(row, "ringSeconds", json_secs(s.ring_ms));
                 json_object_set_new(row, "talkSeconds", json_secs(s.talk_ms));
+                json_t *hidden = hidden_for(doc);
+                json_object_set_new(row, "hiddenByUser",
+                                    json_boolean(json_list_has(hidden, o->user)));
+                json_decref(hidden);
                 json_array_append_new(calls, row);
         }
         bson_error_t error;
@@ -490,7 +515,8 @@ static int history_user(mongoc_collection_t *coll, const cli_opts_t *o) {
                 char when[24];
                 snprintf(when, sizeof(when), "%.10s %.8sZ", iso ? iso : "-",
                          iso && strlen(iso) > 11 ? iso + 11 : "");
-                printf("%-20s  %-3s  %-28s  %-5s  %-12s  %-9s  %8s  %8s  %s\n",
+                bool hid = json_is_true(json_object_get(row, "hiddenByUser"));
+                printf("%-20s  %-3s  %-28s  %-5s  %-12s  %-9s  %8s  %8s  %s%s\n",
                        iso ? when : "-",
                        json_string_value(json_object_get(row, "direction")),
                        cell(peers, c4, sizeof(c4)),
@@ -498,7 +524,8 @@ static int history_user(mongoc_collection_t *coll, const cli_opts_t *o) {
                        json_string_value(json_object_get(row, "result")),
                        cell(json_string_value(json_object_get(row, "userState")), c2, sizeof(c2)),
                        fmt_dur(ring_ms, rb, sizeof(rb)), fmt_dur(talk_ms, kb, sizeof(kb)),
-                       cell(json_string_value(json_object_get(row, "roomID")), c3, sizeof(c3)));
+                       cell(json_string_value(json_object_get(row, "roomID")), c3, sizeof(c3)),
+                       hid ? "  (hidden by the user)" : "");
         }
         printf("%zu call(s)\n", json_array_size(calls));
         json_decref(calls);
@@ -636,6 +663,7 @@ static int history_room(mongoc_collection_t *coll, const cli_opts_t *o) {
                 json_object_set_new(out, "ringSeconds", json_secs(s.ring_ms));
                 json_object_set_new(out, "talkSeconds", json_secs(s.talk_ms));
                 json_object_set_new(out, "participants", t.parts);
+                json_object_set_new(out, "hiddenFor", hidden_for(doc));
                 json_object_set_new(out, "eventsKept", json_integer((json_int_t)kept));
                 json_object_set_new(out, "eventsDropped", json_integer(dropped));
                 size_t i;
@@ -663,6 +691,19 @@ static int history_room(mongoc_collection_t *coll, const cli_opts_t *o) {
                fmt_time(s.ended, true, b3, sizeof(b3)));
         printf("ring time  %s   talk time %s\n", fmt_dur(s.ring_ms, d1, sizeof(d1)),
                fmt_dur(s.talk_ms, d2, sizeof(d2)));
+        {
+                json_t *hidden = hidden_for(doc);
+                size_t hi;
+                json_t *hv;
+                if (json_array_size(hidden)) {
+                        printf("hidden for");
+                        json_array_foreach(hidden, hi, hv)
+                                printf("%s%s", hi ? ", " : " ",
+                                       cell(json_string_value(hv), c1, sizeof(c1)));
+                        printf("   (deleted from their own history; the record stays)\n");
+                }
+                json_decref(hidden);
+        }
         printf("\nPARTICIPANTS\n%-20s  %-7s  %-9s  %8s  %-24s  %-7s  %-24s  %s\n",
                "USER", "ROLE", "STATE", "PLATFORM", "UPDATED", "IN ROOM",
                "JOINED ROOM", "LEFT ROOM");

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec_int.h"
 #include "hash.h"
 
 /*
@@ -32,25 +33,29 @@ static const uint8_t msgid_key[16] = {'c', 'a', 'l', 'l', 's', 'i', 'g', '-',
 /* SignalCommand field numbers checked on the wire (contract section 3). */
 #define CMD_FIELD_OPERATION_ID 1
 #define CMD_FIELD_SEND_ID 2
-#define CMD_FIELD_REQ 6
 
 /* Deepest nesting of the payload walk; the schema's own depth is 4
  * (SignalReq > invite > participant > groupInfo). */
 #define WIRE_DEPTH_MAX 16
 
 /*
- * A decoded command: the protobuf-c message, then what decoding learned
- * from the wire bytes that the unpacked message no longer shows. The
- * message is the first member, so a cs_command_t pointer handed out by
- * cs_codec_decode_command() is also a pointer to its box (C11 6.7.2.1p15).
+ * A decoded command and what decoding learned from the wire bytes that the
+ * unpacked message no longer shows. The public part is the first member,
+ * so a cs_command_t pointer handed out by cs_codec_decode_command() is also
+ * a pointer to its box (C11 6.7.2.1p15).
  */
 typedef struct cmd_box_s {
-        Callsig__V1__SignalCommand msg; /* must stay first */
-        /* "" when every string of the req payload is acceptable on the
-         * wire; otherwise the first problem, e.g. "accept.invitation.roomID
+        cs_command_t cmd; /* must stay first */
+        /* "" when every string of the payload is acceptable on the wire;
+         * otherwise the first problem, e.g. "accept.invitation.roomID
          * contains a NUL byte" */
         char req_problem[192];
+        bool both;        /* carries req and rtc */
 } cmd_box_t;
+
+static const cs_dialect_ops_t *ops_of(cs_dialect_t d) {
+        return d == CS_DIALECT_V3 ? &cs_codec_v3_ops : &cs_codec_v2_ops;
+}
 
 /*
  * protobuf-c message structs hold non-const pointers, but packing only reads
@@ -339,7 +344,7 @@ bad:
  * them), so the command is checked on the wire: every top-level occurrence
  * of fields 1 and 2 (protobuf-c keeps the last one; we require all of them
  * to be acceptable), and, when @p req_why is not NULL, every string of the
- * req payload (field 6) at any depth: the first bad one is described in
+ * request payload (field 6 req, field 8 rtc) at any depth: the first bad one is described in
  * @p req_why (left "" when there is none), which makes the request invalid
  * but not the command undecodable. Runs only after protobuf-c accepted the
  * bytes, so a walk failure cannot normally happen.
@@ -378,13 +383,19 @@ static bool wire_check_command(const uint8_t *buf, size_t len,
                             !id_bytes_ok("sendID", buf + pos, (size_t)n,
                                          errstr, errstr_size))
                                 return false;
-                        if (req_why && field == CMD_FIELD_REQ && !*req_why) {
+                        if (req_why && !*req_why &&
+                            (field == cs_codec_v2_ops.payload_field ||
+                             field == cs_codec_v3_ops.payload_field)) {
                                 char path[128] = "";
+                                const cs_dialect_ops_t *ops =
+                                        field == cs_codec_v2_ops.payload_field
+                                                ? &cs_codec_v2_ops
+                                                : &cs_codec_v3_ops;
 
                                 (void)wire_payload_strings_ok(
-                                        &openim__v2__signal_req__descriptor,
-                                        buf + pos, (size_t)n, 0, path,
-                                        sizeof(path), req_why, req_why_size);
+                                        ops->payload_desc, buf + pos,
+                                        (size_t)n, 0, path, sizeof(path),
+                                        req_why, req_why_size);
                         }
                         pos += (size_t)n;
                         break;
@@ -406,33 +417,6 @@ bad:
 }
 
 /*
- * protobuf-c allocates the top-level message first (protobuf-c.c,
- * protobuf_c_message_unpack()); this allocator makes that first block a
- * whole cmd_box_t. Everything is plain malloc memory, so the usual
- * free_unpacked() with the default allocator frees it all, the box
- * included. cs_codec_decode_command() checks that the message it got back
- * really is the one in the box.
- */
-typedef struct box_alloc_s {
-        cmd_box_t *box;
-} box_alloc_t;
-
-static void *box_alloc(void *data, size_t size) {
-        box_alloc_t *ba = data;
-
-        if (!ba->box && size == sizeof(Callsig__V1__SignalCommand)) {
-                ba->box = cs_xcalloc(1, sizeof(*ba->box));
-                return &ba->box->msg;
-        }
-        return cs_xmalloc(size);
-}
-
-static void box_free(void *data, void *ptr) {
-        (void)data;
-        free(ptr);
-}
-
-/*
  * protobuf-c 1.4.1 does NOT validate UTF-8 in string fields, proto3 or not
  * (upstream issue protobuf-c#726): bytes such as f0 80 in a string field
  * unpack fine and come out as they are, and a NUL byte silently cuts an
@@ -441,66 +425,87 @@ static void box_free(void *data, void *ptr) {
  * here too, and the verdict is kept in the command's box for
  * cs_codec_request_valid() (a request failing it deserves 1001).
  */
-cs_err_t cs_codec_decode_command(const void *buf, size_t len,
-                                 cs_command_t **cmdp, char *errstr,
-                                 size_t errstr_size) {
+cs_err_t cs_codec_decode_command(cs_dialect_t dflt, const void *buf,
+                                 size_t len, cs_command_t **cmdp,
+                                 char *errstr, size_t errstr_size) {
         static const uint8_t empty[1] = {0};
-        box_alloc_t ba = {NULL};
-        ProtobufCAllocator allocator = {box_alloc, box_free, &ba};
-        cs_command_t *cmd = NULL;
-        cs_err_t err = CS_ERR_UNDECODABLE;
+        Callsig__V1__SignalCommand *wire = NULL;
+        cmd_box_t *box = NULL;
 
         *cmdp = NULL;
         if (!buf) {
                 if (len > 0) {
                         set_errstr(errstr, errstr_size,
                                    "not a SignalCommand (no bytes)");
-                        goto done;
+                        return CS_ERR_UNDECODABLE;
                 }
                 buf = empty;
         }
 
-        cmd = callsig__v1__signal_command__unpack(&allocator, len, buf);
-        if (!cmd) {
+        wire = callsig__v1__signal_command__unpack(NULL, len, buf);
+        if (!wire) {
                 set_errstr(errstr, errstr_size,
                            "not a SignalCommand (protobuf decode failed)");
-                goto done;
+                return CS_ERR_UNDECODABLE;
         }
-        if (!ba.box || cmd != &ba.box->msg)
-                abort(); /* protobuf-c changed its allocation order */
-        if (!wire_check_command(buf, len, true, ba.box->req_problem,
-                                sizeof(ba.box->req_problem), errstr,
+        box = cs_xcalloc(1, sizeof(*box));
+        box->cmd.wire = wire;
+        if (!wire_check_command(buf, len, true, box->req_problem,
+                                sizeof(box->req_problem), errstr,
                                 errstr_size))
-                goto done;
-        if (!cmd->operationid || !*cmd->operationid) {
+                goto bad;
+        if (!wire->operationid || !*wire->operationid) {
                 set_errstr(errstr, errstr_size, "missing operationID");
-                goto done;
+                goto bad;
         }
-        if (!cmd->sendid || !*cmd->sendid) {
+        if (!wire->sendid || !*wire->sendid) {
                 set_errstr(errstr, errstr_size, "missing sendID");
-                goto done;
+                goto bad;
         }
 
-        /* No req, or a req with no payload: CS_OK, answered with 1001. */
-        *cmdp = cmd;
-        cmd = NULL;
-        err = CS_OK;
+        cs_command_t *cmd = &box->cmd;
+        cmd->operation_id = wire->operationid;
+        cmd->send_id = wire->sendid;
+        cmd->conn_id = str_or_empty(wire->connid);
+        cmd->msg_incr = str_or_empty(wire->msgincr);
+        cmd->platform_id = wire->platformid;
+        cmd->sent_at = wire->sentat;
+        /* The dialect is the one whose payload the command carries: its
+         * reply takes that shape, also when it is refused (1007). */
+        box->both = wire->req && wire->rtc;
+        if (wire->rtc && !wire->req)
+                cmd->dialect = CS_DIALECT_V3;
+        else if (wire->req && !wire->rtc)
+                cmd->dialect = CS_DIALECT_V2;
+        else
+                cmd->dialect = dflt;
+        cmd->req.room_id = "";
+        cmd->req.group_id = "";
+        cmd->req.custom_info = "";
+        ops_of(cmd->dialect)->read_request(cmd);
 
-done:
-        cs_codec_command_free(cmd);
-        return err;
+        /* No payload: CS_OK, answered with 1001. */
+        *cmdp = cmd;
+        return CS_OK;
+
+bad:
+        cs_codec_command_free(&box->cmd);
+        return CS_ERR_UNDECODABLE;
 }
 
 bool cs_codec_request_valid(const cs_command_t *cmd, const char **whyp) {
         const cmd_box_t *box = (const cmd_box_t *)(const void *)cmd;
+        const ProtobufCMessage *payload =
+                ops_of(cmd->dialect)->payload(cmd->wire);
         const char *why = NULL;
 
-        if (!cmd->req ||
-            cmd->req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET)
+        if (box->both)
+                why = "a command carries req or rtc, never both";
+        else if (cmd->req.kind == CS_REQ_NONE)
                 why = "request has no payload";
         else if (box->req_problem[0])
                 why = box->req_problem;
-        else if (!cs_codec_strings_valid(&cmd->req->base))
+        else if (!cs_codec_strings_valid(payload))
                 why = "a string field is not valid UTF-8";
         if (why && whyp)
                 *whyp = why;
@@ -512,131 +517,95 @@ char *cs_codec_operation_id(const void *buf, size_t len) {
         char *op_id = NULL;
         if (!buf)
                 return NULL;
-        cs_command_t *cmd = callsig__v1__signal_command__unpack(NULL, len, buf);
-        if (cmd && cmd->operationid && *cmd->operationid &&
+        Callsig__V1__SignalCommand *wire =
+                callsig__v1__signal_command__unpack(NULL, len, buf);
+        if (wire && wire->operationid && *wire->operationid &&
             wire_check_command(buf, len, false, NULL, 0, why, sizeof(why)))
-                op_id = cs_xstrdup(cmd->operationid);
-        cs_codec_command_free(cmd);
+                op_id = cs_xstrdup(wire->operationid);
+        if (wire)
+                callsig__v1__signal_command__free_unpacked(wire, NULL);
         return op_id;
 }
 
 void cs_codec_command_free(cs_command_t *cmd) {
-        if (cmd)
-                callsig__v1__signal_command__free_unpacked(cmd, NULL);
+        if (!cmd)
+                return;
+        if (cmd->wire)
+                callsig__v1__signal_command__free_unpacked(cmd->wire, NULL);
+        free(cmd);
 }
 
-Openim__V2__SignalResp__PayloadCase
-cs_codec_resp_case_for(Openim__V2__SignalReq__PayloadCase req_case) {
-        switch (req_case) {
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_INVITE_IN_GROUP;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_CANCEL;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_HUNG_UP;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_REJECT;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_ROOM_BY_GROUP_ID;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_GET_TOKEN_BY_ROOM_ID;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD_SEND_CUSTOM_SIGNAL;
-        default: /* 8, 9 (server to client only), none */
-                return OPENIM__V2__SIGNAL_RESP__PAYLOAD__NOT_SET;
+/* ---- the request model's names ---- */
+
+const char *cs_req_kind_name(cs_req_kind_t kind) {
+        switch (kind) {
+        case CS_REQ_NONE: return "none";
+        case CS_REQ_INVITE: return "invite";
+        case CS_REQ_INVITE_IN_GROUP: return "inviteInGroup";
+        case CS_REQ_CANCEL: return "cancel";
+        case CS_REQ_ACCEPT: return "accept";
+        case CS_REQ_HUNG_UP: return "hungUp";
+        case CS_REQ_REJECT: return "reject";
+        case CS_REQ_GET_ROOM_BY_GROUP_ID: return "getRoomByGroupID";
+        case CS_REQ_ROOM_CONNECTED: return "onRoomParticipantConnectedReq";
+        case CS_REQ_ROOM_DISCONNECTED: return "onRoomParticipantDisconnectedReq";
+        case CS_REQ_GET_TOKEN_BY_ROOM_ID: return "getTokenByRoomID";
+        case CS_REQ_CUSTOM_SIGNAL: return "sendCustomSignal";
+        case CS_REQ_GET_ROOMS: return "getRooms";
+        case CS_REQ_INVITATION_INFO: return "getSignalInvitationInfo";
+        case CS_REQ_INVITATION_START_APP: return "getSignalInvitationInfoStartApp";
+        case CS_REQ_INVITATION_RECORDS: return "getSignalInvitationRecords";
+        case CS_REQ_DELETE_RECORDS: return "deleteSignalRecords";
         }
+        return "unknown";
 }
 
-const char *cs_codec_req_case_name(Openim__V2__SignalReq__PayloadCase req_case) {
-        switch (req_case) {
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET:
-                return "none";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
-                return "invite";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
-                return "inviteInGroup";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
-                return "cancel";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
-                return "accept";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
-                return "hungUp";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
-                return "reject";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID:
-                return "getRoomByGroupID";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ:
-                return "onRoomParticipantConnectedReq";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ:
-                return "onRoomParticipantDisconnectedReq";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
-                return "getTokenByRoomID";
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
-                return "sendCustomSignal";
-        default:
-                return "unknown";
+bool cs_req_kind_joins(cs_req_kind_t kind) {
+        return kind == CS_REQ_INVITE || kind == CS_REQ_INVITE_IN_GROUP ||
+               kind == CS_REQ_ACCEPT;
+}
+
+/* ---- packing ---- */
+
+void *cs_arena_new(cs_arena_t *a, size_t size) {
+        if (a->cnt == a->cap) {
+                a->cap = a->cap ? a->cap * 2 : 16;
+                a->v = cs_xrealloc(a->v, a->cap * sizeof(*a->v));
         }
+        return a->v[a->cnt++] = cs_xcalloc(1, size ? size : 1);
 }
 
-uint8_t *cs_codec_pack_reply(const char *recv_id, const cs_command_t *cmd,
-                             int32_t err_code, const char *err_msg,
-                             const Openim__V2__SignalResp *resp,
-                             size_t *lenp) {
-        return cs_codec_pack_reply_ice(recv_id, cmd, err_code, err_msg, resp,
-                                       NULL, 0, lenp);
+void **cs_arena_ptrs(cs_arena_t *a, size_t n) {
+        return cs_arena_new(a, (n + 1) * sizeof(void *));
 }
 
-uint8_t *cs_codec_pack_reply_ice(const char *recv_id, const cs_command_t *cmd,
-                                 int32_t err_code, const char *err_msg,
-                                 const Openim__V2__SignalResp *resp,
-                                 Callsig__V1__IceServer *const *ice,
-                                 size_t ice_cnt, size_t *lenp) {
-        Callsig__V1__PushMessage push;
-        Callsig__V1__SignalReply reply;
-
-        /* The generated *__INIT macros cast away const (-Wcast-qual), so
-         * messages are initialised with the generated *__init() functions. */
-        callsig__v1__push_message__init(&push);
-        callsig__v1__signal_reply__init(&reply);
-        reply.operationid = str_or_empty(cmd ? cmd->operationid : NULL);
-        reply.msgincr = str_or_empty(cmd ? cmd->msgincr : NULL);
-        reply.connid = str_or_empty(cmd ? cmd->connid : NULL);
-        reply.platformid = cmd ? cmd->platformid : 0;
-        reply.errcode = err_code;
-        reply.errmsg = str_or_empty(err_msg);
-        reply.resp = unconst(resp);
-        reply.n_iceservers = ice ? ice_cnt : 0;
-        reply.iceservers = unconst(ice);
-
-        push.recvid = str_or_empty(recv_id);
-        push.body_case = CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY;
-        push.reply = &reply;
-
-        return cs_codec_pack(&push.base, lenp);
+void cs_arena_adopt(cs_arena_t *a, ProtobufCMessage *msg) {
+        a->msgs = cs_xrealloc(a->msgs, (a->msg_cnt + 1) * sizeof(*a->msgs));
+        a->msgs[a->msg_cnt++] = msg;
 }
 
-uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp) {
-        /* The contract fixes these keys and this order, all false. */
-        static const char *const option_keys[] = {
-                "history", "persistent", "unreadCount", "conversationUpdate",
-                "senderSync",
-        };
-        Openim__V2__MsgData__OptionsEntry entries[CS_ARRAY_SIZE(option_keys)];
-        Openim__V2__MsgData__OptionsEntry *entry_ptrs[CS_ARRAY_SIZE(option_keys)];
-        Callsig__V1__PushMessage push;
-        Openim__V2__MsgData msg;
-        Openim__V2__SignalReq *req = NULL; /* decoded content, owned */
+void cs_arena_free(cs_arena_t *a) {
+        for (size_t i = 0; i < a->msg_cnt; i++)
+                protobuf_c_message_free_unpacked(a->msgs[i], NULL);
+        free(a->msgs);
+        for (size_t i = 0; i < a->cnt; i++)
+                free(a->v[i]);
+        free(a->v);
+        memset(a, 0, sizeof(*a));
+}
+
+char *cs_codec_lend(const char *s) {
+        return str_or_empty(s);
+}
+
+const char *const cs_codec_option_keys[5] = {
+        "history", "persistent", "unreadCount", "conversationUpdate",
+        "senderSync",
+};
+
+void cs_codec_msg_ids(const cs_note_t *note, char client[33],
+                      char server[33]) {
         const char *client_parts[3], *server_parts[4];
-        char client_msg_id[33], server_msg_id[33];
-        uint8_t *out = NULL;
-        size_t i;
-
-        callsig__v1__push_message__init(&push);
-        openim__v2__msg_data__init(&msg);
 
         client_parts[0] = note->operation_id;
         client_parts[1] = note->event_type;
@@ -646,71 +615,95 @@ uint8_t *cs_codec_pack_notification(const cs_note_t *note, size_t *lenp) {
         server_parts[2] = note->event_type;
         server_parts[3] = note->recv_id;
         cs_hash_hex128(msgid_key, client_parts, CS_ARRAY_SIZE(client_parts),
-                       client_msg_id);
+                       client);
         cs_hash_hex128(msgid_key, server_parts, CS_ARRAY_SIZE(server_parts),
-                       server_msg_id);
+                       server);
+}
 
-        for (i = 0; i < CS_ARRAY_SIZE(option_keys); i++) {
-                openim__v2__msg_data__options_entry__init(&entries[i]);
-                entries[i].key = unconst(option_keys[i]);
-                entries[i].value = 0;
-                entry_ptrs[i] = &entries[i];
+uint8_t *cs_codec_pack_reply(const char *recv_id, const cs_command_t *cmd,
+                             int32_t err_code, const char *err_msg,
+                             const cs_reply_t *r, size_t *lenp) {
+        Callsig__V1__PushMessage push;
+        Callsig__V1__SignalReply reply;
+        cs_arena_t a = {0};
+
+        /* The generated *__INIT macros cast away const (-Wcast-qual), so
+         * messages are initialised with the generated *__init() functions. */
+        callsig__v1__push_message__init(&push);
+        callsig__v1__signal_reply__init(&reply);
+        reply.operationid = str_or_empty(cmd->operation_id);
+        reply.msgincr = str_or_empty(cmd->msg_incr);
+        reply.connid = str_or_empty(cmd->conn_id);
+        reply.platformid = cmd->platform_id;
+        reply.errcode = err_code;
+        reply.errmsg = str_or_empty(err_msg);
+        if (r && r->ice_cnt) {
+                reply.n_iceservers = r->ice_cnt;
+                reply.iceservers = (Callsig__V1__IceServer **)(uintptr_t)r->ice;
         }
+        ops_of(cmd->dialect)->set_reply(&reply, cmd->req.kind, r, &a);
 
-        msg.sendid = str_or_empty(note->send_id);
-        msg.recvid = str_or_empty(note->recv_id);
-        msg.groupid = str_or_empty(note->group_id);
-        msg.clientmsgid = client_msg_id;
-        msg.servermsgid = server_msg_id;
-        msg.senderplatformid = note->sender_platform;
-        msg.sessiontype = note->session_type;
-        msg.msgfrom = CS_MSG_FROM_SYSTEM;
-        msg.contenttype = note->content_type ? note->content_type
-                                             : CS_CONTENT_TYPE_SIGNALING;
-        msg.content.data = unconst(note->content);
-        msg.content.len = note->content ? note->content_len : 0;
-        msg.seq = 0;
-        msg.sendtime = note->at_ms;
-        msg.createtime = note->at_ms;
-        msg.status = 0; /* unset: clients track their own send status */
-        msg.n_options = CS_ARRAY_SIZE(entry_ptrs);
-        msg.options = entry_ptrs;
+        push.recvid = str_or_empty(recv_id);
+        push.body_case = CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY;
+        push.reply = &reply;
 
-        /*
-         * offlinePushInfo rides only on invitations, copied from the invite
-         * request in the content. Content that does not decode carries none
-         * (the notification itself is still produced).
-         */
-        if (msg.content.len > 0)
-                req = openim__v2__signal_req__unpack(NULL, msg.content.len,
-                                                     msg.content.data);
-        if (req && req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE &&
-            req->invite)
-                msg.offlinepushinfo = req->invite->offlinepushinfo;
-        else if (req &&
-                 req->payload_case ==
-                         OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP &&
-                 req->inviteingroup)
-                msg.offlinepushinfo = req->inviteingroup->offlinepushinfo;
-
-        push.recvid = str_or_empty(note->recv_id);
-        push.body_case = CALLSIG__V1__PUSH_MESSAGE__BODY_NOTIFICATION;
-        push.notification = &msg;
-
-        out = cs_codec_pack(&push.base, lenp);
-
-        if (req)
-                openim__v2__signal_req__free_unpacked(req, NULL);
+        uint8_t *out = cs_codec_pack(&push.base, lenp);
+        cs_arena_free(&a);
         return out;
 }
 
-uint8_t *cs_codec_pack_custom_content(const char *room_id,
+uint8_t *cs_codec_pack_content(const cs_command_t *cmd,
+                               const cs_invitation_t *inv,
+                               int32_t op_platform_id, size_t *lenp) {
+        return ops_of(cmd->dialect)->pack_content(cmd, inv, op_platform_id,
+                                                  lenp);
+}
+
+uint8_t *cs_codec_pack_cancel(cs_dialect_t d, const char *op_user,
+                              const cs_invitation_t *inv,
+                              const cs_command_t *push_from, size_t *lenp) {
+        return ops_of(d)->pack_cancel(op_user, inv, push_from, lenp);
+}
+
+uint8_t *cs_codec_pack_presence(cs_dialect_t d, bool joined,
+                                const cs_room_view_t *room, size_t *lenp) {
+        return ops_of(d)->pack_presence(joined, room, lenp);
+}
+
+uint8_t *cs_codec_pack_participant(const cs_command_t *cmd, size_t *lenp) {
+        return ops_of(cmd->dialect)->pack_participant(cmd, lenp);
+}
+
+uint8_t *cs_codec_offline_push_of(cs_dialect_t d, const uint8_t *content,
+                                  size_t len, size_t *lenp) {
+        if (!content || !len)
+                return NULL;
+        return ops_of(d)->offline_push_of(content, len, lenp);
+}
+
+void cs_codec_read_participant(cs_dialect_t d, const uint8_t *meta, size_t len,
+                               char **nicknamep, char **group_namep) {
+        *nicknamep = *group_namep = NULL;
+        if (meta && len)
+                ops_of(d)->read_participant(meta, len, nicknamep, group_namep);
+}
+
+uint8_t *cs_codec_pack_custom_content(cs_dialect_t d, const char *room_id,
                                       const char *custom_info, size_t *lenp) {
-        Openim__V2__SignalSendCustomSignalReq req;
-        openim__v2__signal_send_custom_signal_req__init(&req);
-        req.roomid = str_or_empty(room_id);
-        req.custominfo = str_or_empty(custom_info);
-        return cs_codec_pack(&req.base, lenp);
+        return ops_of(d)->pack_custom(room_id, custom_info, lenp);
+}
+
+uint8_t *cs_codec_pack_notification(cs_dialect_t d, const cs_note_t *note,
+                                    size_t *lenp) {
+        Callsig__V1__PushMessage push;
+        cs_arena_t a = {0};
+
+        callsig__v1__push_message__init(&push);
+        push.recvid = str_or_empty(note->recv_id);
+        ops_of(d)->set_notification(&push, note, &a);
+        uint8_t *out = cs_codec_pack(&push.base, lenp);
+        cs_arena_free(&a);
+        return out;
 }
 
 uint8_t *cs_codec_pack(const ProtobufCMessage *msg, size_t *lenp) {

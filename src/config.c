@@ -79,6 +79,9 @@ _Static_assert(sizeof(cs_push_mode_t) == sizeof(int),
                "cs_push_mode_t must be int-sized");
 
 static const char *const cs_push_modes[] = {"per_user", "keyed", NULL};
+_Static_assert(sizeof(cs_protocol_t) == sizeof(int),
+               "cs_protocol_t must be int-sized");
+static const char *const cs_protocols[] = {"v2", "v3", NULL};
 static const char *const cs_log_levels[] = {"error", "warn", "info", "debug",
                                             NULL};
 
@@ -204,6 +207,11 @@ static const cs_prop_t cs_props[] = {
      "`[redacted]` in dumps."},
     {"turn.ttl", CS_PROP_INT, CS_OFF(turn_ttl), "3600", 60, 604800, NULL, 0,
      "Lifetime of the TURN credentials in a reply, seconds."},
+    {"openim.protocol", CS_PROP_ENUM, CS_OFF(openim_protocol), "v2", 0, 0,
+     cs_protocols, 0,
+     "The OpenIM dialect of commands, replies and notifications: `v2` "
+     "(SignalCommand.req) or `v3` (SignalCommand.rtc, the openim.rtc "
+     "schema); a command in the other dialect is answered 1007."},
     {"log.level", CS_PROP_ENUM, CS_OFF(log_level), "info", 0, 0,
      cs_log_levels, CS_PROP_F_ENUM_TEXT, "Most verbose log level written."},
 };

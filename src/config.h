@@ -23,6 +23,12 @@ typedef enum cs_push_mode_e {
         CS_PUSH_KEYED = 1,    /* every push message on push.topic */
 } cs_push_mode_t;
 
+/* The OpenIM dialect (contract section 12); the values are cs_dialect_t's. */
+typedef enum cs_protocol_e {
+        CS_PROTOCOL_V2 = 0,
+        CS_PROTOCOL_V3 = 1,
+} cs_protocol_t;
+
 /* A librdkafka property passed through unchanged (kafka.consumer.* or
  * kafka.producer.*): name without the prefix, value as text. */
 typedef struct cs_config_prop_s {
@@ -74,6 +80,7 @@ typedef struct cs_config_s {
         char *turn_urls;
         char *turn_secret; /* never logged, redacted in dumps */
         int64_t turn_ttl;  /* seconds */
+        cs_protocol_t openim_protocol; /* openim.protocol */
 
         int64_t store_retry_max_backoff_ms; /* cap of the retry backoff on store outages */
 

@@ -3,8 +3,9 @@
  *
  * Flow of a command:
  *   1. the sender's push topic must exist as a name, else dead letter;
- *   2. no payload: 1001, cases 8 and 9: 1007 (resp unset); case 100
- *      (sendCustomSignal) is relayed by handler_custom.c, past the ledger;
+ *   2. a command in the other OpenIM dialect: 1007 (in its own shape); no
+ *      payload: 1001, cases 8 and 9: 1007 (resp unset); sendCustomSignal is
+ *      relayed by handler_custom.c, past the ledger;
  *   3. the ledger of operations is asked about (sendID, operationID): a
  *      pair refused before is refused the same way again, a pair applied
  *      before is answered from its call (a redelivery), and a pair used for
@@ -14,7 +15,8 @@
  *   4. limits and encoding are checked (1001); a command older than
  *      signal.command_max_age is answered 1008 once it is known not to be
  *      a redelivery (handler_change.c asks the call record first);
- *   5. the command is carried out (handler_change.c, lookups below).
+ *   5. the command is carried out (handler_change.c, lookups below, the
+ *      v3 read methods in handler_read.c).
  *
  * Every refusal is recorded in the ledger before it is answered. When two
  * workers record the same pair at once, the one that loses handles the
@@ -54,6 +56,8 @@ cs_handler_t *cs_handler_new(const cs_config_t *conf, cs_store_t *store) {
         memcpy(h->room_key + 8, &b, 8);
         h->roomsvc = cs_roomsvc_new(conf);
         h->custom_rate = cs_ratelimit_new(HD_CUSTOM_RATE_PAIRS);
+        h->dialect = conf->openim_protocol == CS_PROTOCOL_V3 ? CS_DIALECT_V3
+                                                             : CS_DIALECT_V2;
         return h;
 }
 
@@ -89,14 +93,14 @@ bool hd_user_has_topic(const cs_handler_t *h, const char *user_id) {
 cs_err_t hd_refuse(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
                    cs_err_t code, const char *msg, int64_t now, char *errstr,
                    size_t errstr_size) {
-        const char *request = cs_codec_req_case_name(cmd->req->payload_case);
+        const char *request = cs_req_kind_name(cmd->req.kind);
         char *stored_msg = cs_xstrdup(code ? (msg ? msg : cs_err2str(code)) : "");
         cs_op_record_t rec = {
                 .request = hd_lend(request),
                 .code = (int32_t)code,
                 .msg = stored_msg,
         };
-        cs_err_t err = cs_store_put_op(h->store, cmd->sendid, cmd->operationid,
+        cs_err_t err = cs_store_put_op(h->store, cmd->send_id, cmd->operation_id,
                                        &rec, now,
                                        h->conf->signal_operation_retention,
                                        errstr, errstr_size);
@@ -104,7 +108,7 @@ cs_err_t hd_refuse(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
         if (err)
                 return err;
         cs_log(CS_LOG_DEBUG, "HANDLE", "op=%s from %s: %s refused: %d %s",
-               cmd->operationid, cmd->sendid, request, (int)code,
+               cmd->operation_id, cmd->send_id, request, (int)code,
                msg ? msg : "");
         hd_add_error_reply(h, out, cmd, code, msg);
         return CS_OK;
@@ -114,13 +118,13 @@ void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        const char *room_id, int32_t code, int64_t now) {
         char errstr[256];
         cs_op_record_t rec = {
-                .request = hd_lend(cs_codec_req_case_name(cmd->req->payload_case)),
+                .request = hd_lend(cs_req_kind_name(cmd->req.kind)),
                 .room_id = hd_lend(room_id),
                 .code = code,
                 .msg = hd_lend(""),
                 .applied = true,
         };
-        cs_err_t err = cs_store_put_op(h->store, cmd->sendid, cmd->operationid,
+        cs_err_t err = cs_store_put_op(h->store, cmd->send_id, cmd->operation_id,
                                        &rec, now,
                                        h->conf->signal_operation_retention,
                                        errstr, sizeof(errstr));
@@ -128,16 +132,16 @@ void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                 cs_log(CS_LOG_WARN, "HANDLE",
                        "op=%s from %s: applied to room %s, not recorded in the "
                        "ledger (%s); the call record still identifies it",
-                       cmd->operationid, cmd->sendid, room_id, errstr);
+                       cmd->operation_id, cmd->send_id, room_id, errstr);
 }
 
 bool hd_expired(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
                 int64_t now) {
         int64_t max_age_ms = h->conf->signal_command_max_age * 1000;
-        if (!max_age_ms || cmd->sentat <= 0 || now - cmd->sentat <= max_age_ms)
+        if (!max_age_ms || cmd->sent_at <= 0 || now - cmd->sent_at <= max_age_ms)
                 return false;
         cs_log(CS_LOG_INFO, "HANDLE", "op=%s from %s: expired (%lld ms old)",
-               cmd->operationid, cmd->sendid, (long long)(now - cmd->sentat));
+               cmd->operation_id, cmd->send_id, (long long)(now - cmd->sent_at));
         hd_add_error_reply(h, out, cmd, CS_ERR_EXPIRED,
                            "the command expired before it was handled");
         return true;
@@ -148,7 +152,7 @@ static cs_err_t answer_from_ledger(cs_handler_t *h, cs_command_t *cmd,
                                    const cs_op_record_t *rec, int64_t now,
                                    cs_outbox_t *out, char *errstr,
                                    size_t errstr_size) {
-        if (strcmp(rec->request, cs_codec_req_case_name(cmd->req->payload_case))) {
+        if (strcmp(rec->request, cs_req_kind_name(cmd->req.kind))) {
                 hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
                                    "operationID already used for another request");
                 return CS_OK;
@@ -163,8 +167,8 @@ static cs_err_t answer_from_ledger(cs_handler_t *h, cs_command_t *cmd,
         cs_err_t err = cs_store_load_call(h->store, rec->room_id ? rec->room_id : "",
                                           &call, errstr, errstr_size);
         if (!err) {
-                const cs_event_t *ev = call ? cs_call_find_op(call, cmd->sendid,
-                                                              cmd->operationid)
+                const cs_event_t *ev = call ? cs_call_find_op(call, cmd->send_id,
+                                                              cmd->operation_id)
                                             : NULL;
                 err = hd_replay(h, cmd, call, ev, rec->code, now, out, errstr,
                                 errstr_size);
@@ -178,13 +182,8 @@ static cs_err_t answer_from_ledger(cs_handler_t *h, cs_command_t *cmd,
 static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
                                int64_t now, cs_outbox_t *out, char *errstr,
                                size_t errstr_size) {
-        const char *group_id = cmd->req->getroombygroupid->groupid;
+        const char *group_id = cmd->req.group_id;
         cs_call_t *call = NULL;
-        Openim__V2__ParticipantMetaData **pms = NULL;
-        Openim__V2__ParticipantMetaData *synth = NULL;
-        Openim__V2__PublicUserInfo *infos = NULL;
-        bool *unpacked = NULL;
-        size_t pm_cnt = 0;
         cs_err_t err;
 
         if (!hd_valid_id(group_id))
@@ -194,7 +193,7 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
                                        errstr_size);
         if (err)
                 return err;
-        cs_err_t code = call ? cs_call_check_room_lookup(call, cmd->sendid)
+        cs_err_t code = call ? cs_call_check_room_lookup(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
                 err = hd_refuse(h, out, cmd, code,
@@ -206,66 +205,36 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
 
         /* Everyone still in the call or ringing, with the metadata they
          * gave (or just their userID). */
-        pms = cs_xcalloc(call->part_cnt + 1, sizeof(*pms));
-        infos = cs_xcalloc(call->part_cnt + 1, sizeof(*infos));
-        synth = cs_xcalloc(call->part_cnt + 1, sizeof(*synth));
-        unpacked = cs_xcalloc(call->part_cnt + 1, sizeof(*unpacked));
-        for (size_t i = 0; i < call->part_cnt; i++) {
-                const cs_participant_t *part = &call->parts[i];
-                if (part->state != CS_PART_RINGING && part->state != CS_PART_ACCEPTED)
-                        continue;
-                Openim__V2__ParticipantMetaData *pm = NULL;
-                if (part->meta)
-                        pm = openim__v2__participant_meta_data__unpack(
-                                NULL, part->meta_len, part->meta);
-                unpacked[pm_cnt] = pm != NULL;
-                if (!pm) {
-                        pm = &synth[i];
-                        openim__v2__participant_meta_data__init(pm);
-                        openim__v2__public_user_info__init(&infos[i]);
-                        infos[i].userid = part->user_id;
-                        pm->userinfo = &infos[i];
-                }
-                pms[pm_cnt++] = pm;
-        }
-        resp_buf_t rb;
-        invitation_t inv;
+        cs_room_view_t room = {0};
         inv_lists_t lists;
-        hd_resp_prepare(&rb, cmd->req->payload_case);
-        hd_invitation_from_call(call, &inv, &lists);
-        rb.room.invitation = &inv;
-        rb.room.n_participant = pm_cnt;
-        rb.room.participant = pms;
-        rb.room.roomid = call->room_id;
-        hd_add_reply(h, out, cmd, CS_OK, NULL, &rb.resp);
+        hd_invitation_from_call(call, &room.inv, &lists);
+        cs_member_t *members = hd_members(call, CS_PART_RINGING, CS_PART_ACCEPTED,
+                                          false, &room.member_cnt);
+        room.members = members;
+        cs_reply_t r = {.rooms = &room, .room_cnt = 1};
+        hd_add_reply(h, out, cmd, CS_OK, NULL, &r);
         hd_free_invitation_lists(&lists);
-        for (size_t i = 0; i < pm_cnt; i++)
-                if (unpacked[i])
-                        openim__v2__participant_meta_data__free_unpacked(pms[i], NULL);
+        free(members);
 done:
-        free(pms);
-        free(synth);
-        free(infos);
-        free(unpacked);
         cs_call_destroy(call);
         return err;
 }
 
 static cs_err_t do_token(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                          cs_outbox_t *out, char *errstr, size_t errstr_size) {
-        const Openim__V2__SignalGetTokenByRoomIDReq *req = cmd->req->gettokenbyroomid;
+        const cs_request_t *req = &cmd->req;
         cs_call_t *call = NULL;
         char *token = NULL;
         cs_err_t err;
 
-        if (!hd_valid_id(req->roomid))
+        if (!hd_valid_id(req->room_id))
                 return hd_refuse(h, out, cmd, CS_ERR_INVALID, "roomID is required",
                               now, errstr, errstr_size);
-        err = cs_store_load_call(h->store, req->roomid, &call, errstr,
+        err = cs_store_load_call(h->store, req->room_id, &call, errstr,
                                  errstr_size);
         if (err)
                 return err;
-        cs_err_t code = call ? cs_call_check_token(call, cmd->sendid)
+        cs_err_t code = call ? cs_call_check_token(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
                 err = hd_refuse(h, out, cmd, code,
@@ -274,16 +243,18 @@ static cs_err_t do_token(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                              now, errstr, errstr_size);
                 goto done;
         }
-        token = hd_mint(h, cmd->sendid, call->room_id, req->participant, now,
-                     errstr, errstr_size);
+        token = hd_mint(h, cmd->send_id, call->room_id, hd_participant_of(cmd),
+                        now, errstr, errstr_size);
         if (!token) {
                 err = CS_ERR_TRANSIENT;
                 goto done;
         }
-        resp_buf_t rb;
-        hd_resp_prepare(&rb, cmd->req->payload_case);
-        hd_resp_set_join(&rb, token, call->room_id, h->conf->livekit_url, NULL);
-        hd_add_reply(h, out, cmd, CS_OK, NULL, &rb.resp);
+        cs_reply_t r = {
+                .token = token,
+                .room_id = call->room_id,
+                .live_url = h->conf->livekit_url,
+        };
+        hd_add_reply(h, out, cmd, CS_OK, NULL, &r);
 done:
         free(token);
         cs_call_destroy(call);
@@ -299,7 +270,7 @@ static cs_err_t handle_once(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         bool found;
         cs_op_record_t rec;
         const char *why = NULL;
-        cs_err_t err = cs_store_get_op(h->store, cmd->sendid, cmd->operationid,
+        cs_err_t err = cs_store_get_op(h->store, cmd->send_id, cmd->operation_id,
                                        &found, &rec, errstr, errstr_size);
         if (err)
                 return err;
@@ -309,7 +280,7 @@ static cs_err_t handle_once(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 cs_op_record_clear(&rec);
                 return err;
         }
-        if (protobuf_c_message_get_packed_size(&cmd->req->base) > HD_MAX_REQUEST_BYTES)
+        if (cmd->req.wire_size > HD_MAX_REQUEST_BYTES)
                 return hd_refuse(h, out, cmd, CS_ERR_INVALID, "request too large",
                                  now, errstr, errstr_size);
         /* protobuf-c checks neither UTF-8 nor embedded NULs; OpenIM's Go
@@ -319,26 +290,32 @@ static cs_err_t handle_once(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 return hd_refuse(h, out, cmd, CS_ERR_INVALID, why, now, errstr,
                                  errstr_size);
 
-        switch (cmd->req->payload_case) {
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
+        switch (cmd->req.kind) {
+        case CS_REQ_INVITE:
+        case CS_REQ_INVITE_IN_GROUP:
                 return hd_do_invite(h, cmd, now, out, errstr, errstr_size);
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
+        case CS_REQ_ACCEPT:
                 return hd_do_action(h, cmd, CS_EV_ACCEPT, now, out, errstr, errstr_size);
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_REJECT:
+        case CS_REQ_REJECT:
                 return hd_do_action(h, cmd, CS_EV_REJECT, now, out, errstr, errstr_size);
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_CANCEL:
+        case CS_REQ_CANCEL:
                 return hd_do_action(h, cmd, CS_EV_CANCEL, now, out, errstr, errstr_size);
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP:
+        case CS_REQ_HUNG_UP:
                 return hd_do_action(h, cmd, CS_EV_HUNG_UP, now, out, errstr, errstr_size);
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_ROOM_BY_GROUP_ID:
+        case CS_REQ_GET_ROOM_BY_GROUP_ID:
                 if (hd_expired(h, out, cmd, now))
                         return CS_OK;
                 return do_room_lookup(h, cmd, now, out, errstr, errstr_size);
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_GET_TOKEN_BY_ROOM_ID:
+        case CS_REQ_GET_TOKEN_BY_ROOM_ID:
                 if (hd_expired(h, out, cmd, now))
                         return CS_OK;
                 return do_token(h, cmd, now, out, errstr, errstr_size);
+        case CS_REQ_GET_ROOMS:
+        case CS_REQ_INVITATION_INFO:
+        case CS_REQ_INVITATION_START_APP:
+        case CS_REQ_INVITATION_RECORDS:
+        case CS_REQ_DELETE_RECORDS:
+                return hd_do_read(h, cmd, now, out, errstr, errstr_size);
         default:
                 hd_add_error_reply(h, out, cmd, CS_ERR_UNSUPPORTED,
                                    "unknown request case");
@@ -350,27 +327,31 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                             cs_outbox_t *out, char *errstr,
                             size_t errstr_size) {
         cs_err_t err = CS_OK;
-        if (!hd_user_has_topic(h, cmd->sendid)) {
+        if (!hd_user_has_topic(h, cmd->send_id)) {
                 snprintf(errstr, errstr_size,
                          "sendID is too long or gives no valid push topic");
                 return CS_ERR_UNDECODABLE;
         }
-        Openim__V2__SignalReq__PayloadCase req_case =
-                cmd->req ? cmd->req->payload_case
-                         : OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET;
-        switch (req_case) {
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET:
+        if (cmd->dialect != h->dialect) {
+                hd_add_error_reply(h, out, cmd, CS_ERR_UNSUPPORTED,
+                                   h->dialect == CS_DIALECT_V3
+                                           ? "this deployment speaks OpenIM v3 (rtc)"
+                                           : "this deployment speaks OpenIM v2 (req)");
+                return CS_OK;
+        }
+        switch (cmd->req.kind) {
+        case CS_REQ_NONE:
                 hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
                                    "request has no payload");
                 return CS_OK;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ:
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ:
+        case CS_REQ_ROOM_CONNECTED:
+        case CS_REQ_ROOM_DISCONNECTED:
                 hd_add_error_reply(h, out, cmd, CS_ERR_UNSUPPORTED,
                                    "participant events are sent by the server only");
                 return CS_OK;
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
+        case CS_REQ_CUSTOM_SIGNAL:
                 /* Relayed, never recorded: no ledger (handler_custom.c). */
-                err = hd_do_custom_v2(h, cmd, now, out, errstr, errstr_size);
+                err = hd_do_custom(h, cmd, now, out, errstr, errstr_size);
                 if (err)
                         cs_outbox_clear(out);
                 return err;
@@ -384,11 +365,11 @@ cs_err_t cs_handler_command(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                         break;
                 cs_log(CS_LOG_DEBUG, "HANDLE",
                        "op=%s from %s: recorded meanwhile by another worker; "
-                       "answering from the ledger", cmd->operationid, cmd->sendid);
+                       "answering from the ledger", cmd->operation_id, cmd->send_id);
         }
         if (err == CS_ERR_RACE) {
                 snprintf(errstr, errstr_size,
-                         "operation %s: the ledger kept changing", cmd->operationid);
+                         "operation %s: the ledger kept changing", cmd->operation_id);
                 err = CS_ERR_PERMANENT;
         }
         /* A call record that cannot be read is not the command's fault: it
@@ -404,7 +385,7 @@ void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                         const char *reason, cs_outbox_t *out) {
         char errstr[256];
         cs_outbox_clear(out);
-        if (!cmd->req || cmd->req->payload_case == OPENIM__V2__SIGNAL_REQ__PAYLOAD__NOT_SET) {
+        if (cmd->req.kind == CS_REQ_NONE || cmd->dialect != h->dialect) {
                 hd_add_error_reply(h, out, cmd, CS_ERR_SERVER, reason);
                 return;
         }
@@ -413,7 +394,7 @@ void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
          * notifications, never with a second, different reply. */
         bool found = false;
         cs_op_record_t rec;
-        if (cs_store_get_op(h->store, cmd->sendid, cmd->operationid, &found,
+        if (cs_store_get_op(h->store, cmd->send_id, cmd->operation_id, &found,
                             &rec, errstr, sizeof(errstr)) == CS_OK && found) {
                 cs_err_t err = answer_from_ledger(h, cmd, &rec, now, out,
                                                   errstr, sizeof(errstr));
@@ -425,13 +406,13 @@ void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         /* The call record may show it applied (the ledger entry is
          * written after the call). */
         cs_call_t *call = NULL;
-        req_fields_t f = hd_req_fields(cmd->req);
-        const invitation_t *inv = f.invitation ? *f.invitation : NULL;
-        if (inv && hd_valid_id(inv->roomid) &&
-            cs_store_load_call(h->store, inv->roomid, &call, errstr,
+        const cs_invitation_t *inv =
+                cmd->req.has_invitation ? &cmd->req.inv : NULL;
+        if (inv && hd_valid_id(inv->room_id) &&
+            cs_store_load_call(h->store, inv->room_id, &call, errstr,
                                sizeof(errstr)) == CS_OK && call) {
-                const cs_event_t *ev = cs_call_find_op(call, cmd->sendid,
-                                                       cmd->operationid);
+                const cs_event_t *ev = cs_call_find_op(call, cmd->send_id,
+                                                       cmd->operation_id);
                 if (ev && hd_replay(h, cmd, call, ev, ev->code, now, out, errstr,
                                     sizeof(errstr)) == CS_OK) {
                         cs_call_destroy(call);

@@ -4,7 +4,8 @@
  * The handler validates a decoded SignalCommand, decides against the call
  * record in the store (call.c), writes the change with one conditional
  * update, and fills an outbox with the messages to produce: exactly one
- * reply to the sender's push topic and the 1601 notifications of the event.
+ * reply to the sender's push topic and the notifications of the event, in
+ * the OpenIM dialect of openim.protocol (the codec packs them).
  * It produces nothing itself; the worker produces the outbox and commits the
  * command only when every message in it was acknowledged.
  *
@@ -37,9 +38,9 @@ cs_handler_t *cs_handler_new(const cs_config_t *conf, cs_store_t *store);
 void cs_handler_destroy(cs_handler_t *h);
 
 /**
- * Handles one decoded command at @p now (unix ms). @p cmd is borrowed; its
- * request is patched while notification content is packed and restored
- * before this returns.
+ * Handles one decoded command at @p now (unix ms); @p cmd is borrowed and
+ * not changed. A command in the other OpenIM dialect than openim.protocol
+ * is answered 1007 in its own dialect's shape.
  * @returns CS_OK with the reply and notifications in @p out;
  *          CS_ERR_TRANSIENT: nothing to produce, try the command again later;
  *          CS_ERR_PERMANENT: retrying cannot apply it (reason in @p errstr):

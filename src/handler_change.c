@@ -22,18 +22,7 @@
 #include "metrics.h"
 
 static const char *req_case_name(const cs_command_t *cmd) {
-        return cs_codec_req_case_name(cmd->req->payload_case);
-}
-
-static bool is_join_request(const cs_command_t *cmd) {
-        switch (cmd->req->payload_case) {
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE:
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP:
-        case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT:
-                return true;
-        default:
-                return false;
-        }
+        return cs_req_kind_name(cmd->req.kind);
 }
 
 /* The reply to a change, the first time or again: invite and accept carry
@@ -43,31 +32,30 @@ static bool is_join_request(const cs_command_t *cmd) {
 static void reply_change(cs_handler_t *h, cs_outbox_t *out,
                          const cs_command_t *cmd, const cs_call_t *call,
                          int32_t code, const cs_strv_t *busy, int64_t now) {
-        resp_buf_t rb;
+        cs_reply_t r = {0};
         char *token = NULL;
         char errstr[256];
         const char *room_id = call ? call->room_id : "";
-        hd_resp_prepare(&rb, cmd->req->payload_case);
-        if (is_join_request(cmd)) {
+        if (cs_req_kind_joins(cmd->req.kind)) {
                 if (code == CS_OK && call &&
-                    cs_call_check_token(call, cmd->sendid) == CS_OK) {
-                        req_fields_t f = hd_req_fields(cmd->req);
-                        token = hd_mint(h, cmd->sendid, room_id,
-                                        f.participant ? *f.participant : NULL,
-                                        now, errstr, sizeof(errstr));
+                    cs_call_check_token(call, cmd->send_id) == CS_OK) {
+                        token = hd_mint(h, cmd->send_id, room_id,
+                                        hd_participant_of(cmd), now, errstr,
+                                        sizeof(errstr));
                         if (!token) {
                                 cs_log(CS_LOG_ERR, "HANDLE",
                                        "op=%s room %s: no token: %s",
-                                       cmd->operationid, room_id, errstr);
+                                       cmd->operation_id, room_id, errstr);
                                 code = CS_ERR_SERVER;
                         }
                 }
-                hd_resp_set_join(&rb, token, room_id,
-                                 code == CS_OK ? h->conf->livekit_url : "",
-                                 busy);
+                r.token = token;
+                r.room_id = room_id;
+                r.live_url = code == CS_OK ? h->conf->livekit_url : "";
+                r.busy = busy;
         }
         hd_add_reply(h, out, cmd, (cs_err_t)code,
-                     code ? cs_err2str((cs_err_t)code) : NULL, &rb.resp);
+                     code ? cs_err2str((cs_err_t)code) : NULL, &r);
         free(token);
 }
 
@@ -78,7 +66,7 @@ cs_err_t hd_replay(cs_handler_t *h, cs_command_t *cmd, const cs_call_t *call,
         (void)errstr_size;
         cs_metrics_redelivery();
         cs_log(CS_LOG_DEBUG, "HANDLE", "op=%s from %s: redelivery, %s",
-               cmd->operationid, cmd->sendid,
+               cmd->operation_id, cmd->send_id,
                ev && ev->replayable ? "emitted again" : "reply only");
         if (call)
                 hd_release_finished(h, call);
@@ -95,7 +83,7 @@ static cs_err_t answer_known(cs_handler_t *h, cs_command_t *cmd,
                              const cs_call_t *call, int64_t now,
                              cs_outbox_t *out, bool *donep, char *errstr,
                              size_t errstr_size) {
-        const cs_event_t *ev = cs_call_find_op(call, cmd->sendid, cmd->operationid);
+        const cs_event_t *ev = cs_call_find_op(call, cmd->send_id, cmd->operation_id);
         *donep = ev != NULL;
         if (!ev)
                 return CS_OK;
@@ -112,8 +100,7 @@ static cs_err_t answer_known(cs_handler_t *h, cs_command_t *cmd,
 
 typedef struct invite_req_s {
         bool in_group;
-        invitation_t *inv;
-        Openim__V2__ParticipantMetaData *participant;
+        const cs_invitation_t *inv;
         cs_strv_t invitees;
         int32_t timeout_s;
         int32_t session_type;
@@ -123,27 +110,27 @@ typedef struct invite_req_s {
 
 static bool validate_invite(cs_handler_t *h, const cs_command_t *cmd,
                             invite_req_t *ir) {
-        const invitation_t *inv = ir->inv;
+        const cs_invitation_t *inv = ir->inv;
         const cs_config_t *conf = h->conf;
         if (!inv) {
                 ir->why = "invitation is required";
                 return false;
         }
-        if (inv->n_inviteeuseridlist == 0) {
+        if (inv->invitee_cnt == 0) {
                 ir->why = "inviteeUserIDList is empty";
                 return false;
         }
-        if (inv->n_inviteeuseridlist > (size_t)conf->signal_max_invitees) {
+        if (inv->invitee_cnt > (size_t)conf->signal_max_invitees) {
                 ir->why = "too many invitees";
                 return false;
         }
-        for (size_t i = 0; i < inv->n_inviteeuseridlist; i++) {
-                const char *u = inv->inviteeuseridlist[i];
+        for (size_t i = 0; i < inv->invitee_cnt; i++) {
+                const char *u = inv->invitees[i];
                 if (!hd_user_has_topic(h, u)) {
                         ir->why = "an invitee ID is empty, too long or gives no valid push topic";
                         return false;
                 }
-                if (strcmp(u, cmd->sendid) == 0) {
+                if (strcmp(u, cmd->send_id) == 0) {
                         ir->why = "the inviter cannot invite themselves";
                         return false;
                 }
@@ -154,48 +141,48 @@ static bool validate_invite(cs_handler_t *h, const cs_command_t *cmd,
                 cs_strv_add(&ir->invitees, u);
         }
         if (!ir->in_group) {
-                if (inv->n_inviteeuseridlist != 1 || inv->groupid[0]) {
+                if (inv->invitee_cnt != 1 || inv->group_id[0]) {
                         ir->why = "a single call has exactly one invitee and no groupID";
                         return false;
                 }
-                if (inv->sessiontype != 0 && inv->sessiontype != 1) {
+                if (inv->session_type != 0 && inv->session_type != 1) {
                         ir->why = "a single call has sessionType 1";
                         return false;
                 }
                 ir->session_type = 1;
         } else {
-                if (!hd_valid_id(inv->groupid)) {
+                if (!hd_valid_id(inv->group_id)) {
                         ir->why = "a group call needs a groupID";
                         return false;
                 }
-                if (inv->sessiontype == 1 || inv->sessiontype < 0 ||
-                    inv->sessiontype > 3) {
+                if (inv->session_type == 1 || inv->session_type < 0 ||
+                    inv->session_type > 3) {
                         ir->why = "a group call has sessionType 2 or 3";
                         return false;
                 }
-                ir->session_type = inv->sessiontype ? inv->sessiontype : 2;
+                ir->session_type = inv->session_type ? inv->session_type : 2;
         }
-        if (strlen(inv->customdata) > HD_MAX_CUSTOM_DATA) {
+        if (strlen(inv->custom_data) > HD_MAX_CUSTOM_DATA) {
                 ir->why = "customData is too long";
                 return false;
         }
-        if (strcmp(inv->mediatype, "audio") && strcmp(inv->mediatype, "video")) {
+        if (strcmp(inv->media_type, "audio") && strcmp(inv->media_type, "video")) {
                 ir->why = "mediaType must be audio or video";
                 return false;
         }
-        if (inv->timeout < 0) {
+        if (inv->timeout_s < 0) {
                 ir->why = "timeout must not be negative";
                 return false;
         }
-        int64_t timeout = inv->timeout ? inv->timeout : conf->signal_default_timeout;
+        int64_t timeout = inv->timeout_s ? inv->timeout_s : conf->signal_default_timeout;
         if (timeout > conf->signal_max_timeout)
                 timeout = conf->signal_max_timeout;
         ir->timeout_s = (int32_t)timeout;
-        if (inv->roomid[0] && !hd_valid_id(inv->roomid)) {
+        if (inv->room_id[0] && !hd_valid_id(inv->room_id)) {
                 ir->why = "roomID is too long or has control characters";
                 return false;
         }
-        ir->platform_id = cmd->platformid ? cmd->platformid : inv->platformid;
+        ir->platform_id = cmd->platform_id ? cmd->platform_id : inv->platform_id;
         return true;
 }
 
@@ -203,7 +190,7 @@ static bool validate_invite(cs_handler_t *h, const cs_command_t *cmd,
  * redelivered invite finds the call its first delivery created. */
 static void generate_room_id(cs_handler_t *h, const cs_command_t *cmd,
                              char out[40]) {
-        const char *parts[] = {"room", cmd->sendid, cmd->operationid};
+        const char *parts[] = {"room", cmd->send_id, cmd->operation_id};
         char hex[33];
         cs_hash_hex128(h->room_key, parts, CS_ARRAY_SIZE(parts), hex);
         snprintf(out, 40, "cs-%s", hex);
@@ -214,22 +201,23 @@ static void generate_room_id(cs_handler_t *h, const cs_command_t *cmd,
  * platformID, sessionType and busy list set by callsig. */
 static void invite_content(cs_command_t *cmd, const invite_req_t *ir,
                            const cs_call_t *call, cs_event_t *ev) {
-        /* Shallow copy: the invitee list and unknown fields stay the
-         * request's; only the fields callsig owns are replaced. */
-        invitation_t inv = *ir->inv;
+        /* The invitee list and customData stay the request's (the codec
+         * keeps its unknown fields too); the fields callsig owns are
+         * replaced. */
+        cs_invitation_t inv = *ir->inv;
         /* Who invites: for invitees added to a running call, the
          * participant who added them, not always the call's inviter. */
-        inv.inviteruserid = cmd->sendid;
-        inv.roomid = call->room_id;
-        inv.groupid = call->group_id;
-        inv.timeout = ir->timeout_s;
-        inv.initiatetime = hd_ms_to_s32(ev->at);
-        inv.platformid = ir->platform_id;
-        inv.sessiontype = ir->session_type;
-        inv.n_busylineuseridlist = ev->busy.cnt;
-        inv.busylineuseridlist = ev->busy.v;
+        inv.inviter_user_id = cmd->send_id;
+        inv.room_id = call->room_id;
+        inv.group_id = call->group_id;
+        inv.timeout_s = ir->timeout_s;
+        inv.initiate_ms = ev->at;
+        inv.platform_id = ir->platform_id;
+        inv.session_type = ir->session_type;
+        inv.busy_cnt = ev->busy.cnt;
+        inv.busy = ev->busy.v;
         size_t len;
-        uint8_t *buf = hd_pack_patched(cmd->req, cmd->sendid, &inv, 0, &len);
+        uint8_t *buf = cs_codec_pack_content(cmd, &inv, 0, &len);
         hd_set_content(ev, buf, len);
 }
 
@@ -242,8 +230,8 @@ static cs_err_t claim_invitees(cs_handler_t *h, const cs_command_t *cmd,
         for (size_t i = 0; i < invitees->cnt; i++) {
                 bool is_busy;
                 char claim[HD_CLAIM_SIZE];
-                hd_claim_id(h, room_id, "user", invitees->v[i], cmd->sendid,
-                            cmd->operationid, claim);
+                hd_claim_id(h, room_id, "user", invitees->v[i], cmd->send_id,
+                            cmd->operation_id, claim);
                 cs_err_t err = hd_hold_line(h, "user", invitees->v[i], room_id,
                                             claim, now, &is_busy, errstr,
                                             errstr_size);
@@ -260,8 +248,8 @@ static void unclaim_invitees(cs_handler_t *h, const cs_command_t *cmd,
         char errstr[256];
         for (size_t i = 0; i < held->cnt; i++) {
                 char claim[HD_CLAIM_SIZE];
-                hd_claim_id(h, room_id, "user", held->v[i], cmd->sendid,
-                            cmd->operationid, claim);
+                hd_claim_id(h, room_id, "user", held->v[i], cmd->send_id,
+                            cmd->operation_id, claim);
                 if (hd_release_line(h, "user", held->v[i], claim, errstr,
                                     sizeof(errstr)))
                         cs_log(CS_LOG_WARN, "LINES", "room %s: %s", room_id,
@@ -282,7 +270,7 @@ static cs_err_t claim_new_call(cs_handler_t *h, const cs_command_t *cmd,
         cs_err_t err;
         *refusalp = CS_OK;
         if (ir->in_group) {
-                err = hd_hold_line(h, "group", ir->inv->groupid, room_id,
+                err = hd_hold_line(h, "group", ir->inv->group_id, room_id,
                                    group_claim, now, &busy, errstr, errstr_size);
                 if (err)
                         return err;
@@ -292,7 +280,7 @@ static cs_err_t claim_new_call(cs_handler_t *h, const cs_command_t *cmd,
                         return CS_OK;
                 }
         }
-        err = hd_hold_line(h, "user", cmd->sendid, room_id, user_claim, now,
+        err = hd_hold_line(h, "user", cmd->send_id, room_id, user_claim, now,
                            &busy, errstr, errstr_size);
         if (err)
                 return err;
@@ -300,7 +288,7 @@ static cs_err_t claim_new_call(cs_handler_t *h, const cs_command_t *cmd,
                 *refusalp = CS_ERR_CALLER_BUSY;
                 *whyp = "the caller's line is busy with another call";
                 if (ir->in_group)
-                        return hd_release_line(h, "group", ir->inv->groupid,
+                        return hd_release_line(h, "group", ir->inv->group_id,
                                                group_claim, errstr, errstr_size);
         }
         return CS_OK;
@@ -313,19 +301,19 @@ static void record_claims(cs_handler_t *h, const cs_command_t *cmd,
         char claim[HD_CLAIM_SIZE];
         for (size_t i = 0; i < held->cnt; i++) {
                 cs_participant_t *part = cs_call_find(call, held->v[i]);
-                hd_claim_id(h, call->room_id, "user", held->v[i], cmd->sendid,
-                            cmd->operationid, claim);
+                hd_claim_id(h, call->room_id, "user", held->v[i], cmd->send_id,
+                            cmd->operation_id, claim);
                 if (part)
                         cs_participant_set_claim(part, claim);
         }
         if (!new_call)
                 return;
-        hd_claim_id(h, call->room_id, "user", cmd->sendid, cmd->sendid,
-                    cmd->operationid, claim);
-        cs_participant_set_claim(cs_call_find(call, cmd->sendid), claim);
+        hd_claim_id(h, call->room_id, "user", cmd->send_id, cmd->send_id,
+                    cmd->operation_id, claim);
+        cs_participant_set_claim(cs_call_find(call, cmd->send_id), claim);
         if (call->group_id[0]) {
                 hd_claim_id(h, call->room_id, "group", call->group_id,
-                            cmd->sendid, cmd->operationid, claim);
+                            cmd->send_id, cmd->operation_id, claim);
                 free(call->group_claim);
                 call->group_claim = cs_xstrdup(claim);
         }
@@ -341,24 +329,20 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         size_t meta_len = 0;
         char room_buf[40];
         cs_err_t err = CS_OK;
-        req_fields_t f = hd_req_fields(cmd->req);
 
-        ir.in_group = cmd->req->payload_case ==
-                      OPENIM__V2__SIGNAL_REQ__PAYLOAD_INVITE_IN_GROUP;
-        ir.inv = *f.invitation;
-        ir.participant = *f.participant;
+        ir.in_group = cmd->req.kind == CS_REQ_INVITE_IN_GROUP;
+        ir.inv = cmd->req.has_invitation ? &cmd->req.inv : NULL;
         if (!validate_invite(h, cmd, &ir)) {
                 err = hd_refuse(h, out, cmd, CS_ERR_INVALID, ir.why, now, errstr,
                                 errstr_size);
                 goto done;
         }
-        const char *room_id = ir.inv->roomid;
+        const char *room_id = ir.inv->room_id;
         if (!room_id[0]) {
                 generate_room_id(h, cmd, room_buf);
                 room_id = room_buf;
         }
-        if (ir.participant)
-                meta = cs_codec_pack(&ir.participant->base, &meta_len);
+        meta = cs_codec_pack_participant(cmd, &meta_len);
 
         for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
                 bool done;
@@ -376,7 +360,7 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                            errstr, errstr_size);
                         if (err || done || hd_expired(h, out, cmd, now))
                                 goto done;
-                        cs_call_check_invite(call, cmd->sendid, &ir.invitees,
+                        cs_call_check_invite(call, cmd->send_id, &ir.invitees,
                                              (size_t)h->conf->signal_max_invitees,
                                              &eff);
                         if (eff.code) {
@@ -390,10 +374,10 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                         char group_claim[HD_CLAIM_SIZE], user_claim[HD_CLAIM_SIZE];
                         if (hd_expired(h, out, cmd, now))
                                 goto done;
-                        hd_claim_id(h, room_id, "group", ir.inv->groupid,
-                                    cmd->sendid, cmd->operationid, group_claim);
-                        hd_claim_id(h, room_id, "user", cmd->sendid,
-                                    cmd->sendid, cmd->operationid, user_claim);
+                        hd_claim_id(h, room_id, "group", ir.inv->group_id,
+                                    cmd->send_id, cmd->operation_id, group_claim);
+                        hd_claim_id(h, room_id, "user", cmd->send_id,
+                                    cmd->send_id, cmd->operation_id, user_claim);
                         err = claim_new_call(h, cmd, &ir, room_id, group_claim,
                                              user_claim, now, &refusal, &why,
                                              errstr, errstr_size);
@@ -402,9 +386,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                                 errstr, errstr_size);
                         if (err || refusal)
                                 goto done;
-                        call = cs_call_new(room_id, cmd->sendid, ir.platform_id,
-                                           ir.inv->groupid, ir.inv->mediatype,
-                                           ir.inv->customdata, ir.session_type,
+                        call = cs_call_new(room_id, cmd->send_id, ir.platform_id,
+                                           ir.inv->group_id, ir.inv->media_type,
+                                           ir.inv->custom_data, ir.session_type,
                                            ir.timeout_s, now, meta, meta_len);
                 }
                 err = claim_invitees(h, cmd, &ir.invitees, room_id, now, &busy,
@@ -412,8 +396,8 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 if (err)
                         goto done;
                 bool new_call = call->rev == 0;
-                cs_call_invite(call, cmd->sendid, ir.platform_id,
-                               cmd->operationid, &ir.invitees, &busy,
+                cs_call_invite(call, cmd->send_id, ir.platform_id,
+                               cmd->operation_id, &ir.invitees, &busy,
                                ir.timeout_s,
                                (size_t)h->conf->signal_max_invitees, now, &eff);
                 if (!eff.event) {
@@ -464,27 +448,27 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
         uint8_t *meta = NULL;
         size_t meta_len = 0;
         cs_err_t err = CS_OK;
-        req_fields_t f = hd_req_fields(cmd->req);
-        const invitation_t *req_inv = *f.invitation;
+        const cs_invitation_t *req_inv =
+                cmd->req.has_invitation ? &cmd->req.inv : NULL;
 
-        if (!req_inv || !hd_valid_id(req_inv->roomid)) {
+        if (!req_inv || !hd_valid_id(req_inv->room_id)) {
                 err = hd_refuse(h, out, cmd, CS_ERR_INVALID,
                                 "invitation.roomID is required", now, errstr,
                                 errstr_size);
                 goto done;
         }
-        if (type == CS_EV_ACCEPT && *f.participant)
-                meta = cs_codec_pack(&(*f.participant)->base, &meta_len);
-        int32_t platform_id = cmd->platformid;
-        if (!platform_id && f.op_user_platform_id)
-                platform_id = *f.op_user_platform_id;
+        if (type == CS_EV_ACCEPT)
+                meta = cs_codec_pack_participant(cmd, &meta_len);
+        int32_t platform_id = cmd->platform_id;
+        if (!platform_id)
+                platform_id = cmd->req.op_platform_id;
 
         for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
                 bool done;
                 cs_call_destroy(call);
                 call = NULL;
                 cs_effect_clear(&eff);
-                err = cs_store_load_call(h->store, req_inv->roomid, &call,
+                err = cs_store_load_call(h->store, req_inv->room_id, &call,
                                          errstr, errstr_size);
                 if (err)
                         goto done;
@@ -504,9 +488,9 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 }
                 cs_action_t act = {
                         .type = type,
-                        .user_id = cmd->sendid,
+                        .user_id = cmd->send_id,
                         .platform_id = platform_id,
-                        .operation_id = cmd->operationid,
+                        .operation_id = cmd->operation_id,
                         .now = now,
                         .meta = meta,
                         .meta_len = meta_len,
@@ -519,16 +503,17 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                                         errstr, errstr_size);
                         goto done;
                 }
-                invitation_t inv;
+                cs_invitation_t inv;
                 inv_lists_t lists;
                 size_t len;
                 uint8_t *buf;
                 hd_invitation_from_call(call, &inv, &lists);
                 if (eff.event->type == CS_EV_CANCEL && type == CS_EV_HUNG_UP)
-                        buf = hd_pack_cancel(cmd->sendid, &inv, *f.offline_push, &len);
+                        buf = cs_codec_pack_cancel(cmd->dialect, cmd->send_id,
+                                                   &inv, cmd, &len);
                 else
-                        buf = hd_pack_patched(cmd->req, cmd->sendid, &inv,
-                                              platform_id, &len);
+                        buf = cs_codec_pack_content(cmd, &inv, platform_id,
+                                                    &len);
                 hd_free_invitation_lists(&lists);
                 hd_set_content(eff.event, buf, len);
                 eff.event->request = cs_xstrdup(req_case_name(cmd));
@@ -546,7 +531,7 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 goto done;
         }
         snprintf(errstr, errstr_size, "call %s: lost %d races in a row",
-                 req_inv->roomid, HD_MAX_RACE_ATTEMPTS);
+                 req_inv->room_id, HD_MAX_RACE_ATTEMPTS);
         err = CS_ERR_PERMANENT;
 done:
         free(meta);

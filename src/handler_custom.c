@@ -1,13 +1,10 @@
 /*
- * handler_custom.c: custom signals (contract section 11), relayed between
- * the people in a live call, and the v2 adapter (SignalReq case 100).
+ * handler_custom.c: custom signals (contract section 11: v2 SignalReq case
+ * 100, v3 RtcRequest case 6), relayed between the people in a live call.
  *
- * The relay works on a dialect-neutral cs_custom_signal_t: a dialect
- * decodes its own request into one, packs the notification content (the
- * SignalSendCustomSignalReq bytes are the same in v2 and v3) and names the
- * function that wraps it for a recipient (its notification carrier), then
- * answers the sender with the code the relay returns, in its own reply
- * shape.
+ * The codecs decode either dialect's request into the request model
+ * (roomID, customInfo, recvUserIDs), pack the SignalSendCustomSignalReq
+ * content and wrap it in their notification layout with contentType 1605.
  *
  * What a custom signal costs: one read of the call record (membership is
  * judged on the record as it is now, so someone who hung up, a rejected
@@ -166,7 +163,8 @@ cs_err_t hd_relay_custom(cs_handler_t *h, const cs_custom_signal_t *sig,
                         .content_type = CS_CONTENT_TYPE_CUSTOM_SIGNAL,
                 };
                 size_t len;
-                uint8_t *buf = sig->pack_note(&note, &len);
+                uint8_t *buf = cs_codec_pack_notification(sig->dialect, &note,
+                                                          &len);
                 cs_outbox_add(out, CS_OUT_NOTIFICATION, topic, recipients[i],
                               buf, len, sig->operation_id);
                 relayed++;
@@ -187,19 +185,18 @@ done:
         return err;
 }
 
-/* ---- the v2 adapter: SignalReq case 100 ---- */
+/* ---- the command ---- */
 
-cs_err_t hd_do_custom_v2(cs_handler_t *h, cs_command_t *cmd, int64_t now,
-                         cs_outbox_t *out, char *errstr, size_t errstr_size) {
-        const Openim__V2__SignalSendCustomSignalReq *req =
-                cmd->req->sendcustomsignal;
+cs_err_t hd_do_custom(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                      cs_outbox_t *out, char *errstr, size_t errstr_size) {
+        const cs_request_t *req = &cmd->req;
         const char *why = NULL;
 
         if (hd_expired(h, out, cmd, now)) {
                 cs_metrics_custom_refused(CS_CUSTOM_EXPIRED);
                 return CS_OK;
         }
-        if (!req || !cs_codec_request_valid(cmd, &why)) {
+        if (!cs_codec_request_valid(cmd, &why)) {
                 cs_metrics_custom_refused(CS_CUSTOM_INVALID);
                 hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
                                    why ? why : "request has no payload");
@@ -207,24 +204,24 @@ cs_err_t hd_do_custom_v2(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         }
         size_t content_len = 0;
         uint8_t *content = NULL;
-        size_t info_len = strlen(req->custominfo);
+        size_t info_len = strlen(req->custom_info);
         /* Packed only when it may be relayed (the size is checked first). */
         if (info_len <= (size_t)h->conf->signal_custom_max_bytes)
-                content = cs_codec_pack_custom_content(req->roomid,
-                                                       req->custominfo,
+                content = cs_codec_pack_custom_content(cmd->dialect, req->room_id,
+                                                       req->custom_info,
                                                        &content_len);
         cs_custom_signal_t sig = {
-                .sender = cmd->sendid,
-                .platform_id = cmd->platformid,
-                .operation_id = cmd->operationid,
-                .sent_at = cmd->sentat,
-                .room_id = req->roomid,
+                .sender = cmd->send_id,
+                .platform_id = cmd->platform_id,
+                .operation_id = cmd->operation_id,
+                .sent_at = cmd->sent_at,
+                .room_id = req->room_id,
                 .custom_info_len = info_len,
-                .recv_user_ids = (const char *const *)req->recvuserids,
-                .recv_cnt = req->n_recvuserids,
+                .recv_user_ids = (const char *const *)req->ids,
+                .recv_cnt = req->id_cnt,
                 .content = content,
                 .content_len = content_len,
-                .pack_note = cs_codec_pack_notification,
+                .dialect = cmd->dialect,
         };
         cs_err_t code = CS_OK;
         const char *msg = NULL;

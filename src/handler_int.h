@@ -8,6 +8,7 @@
  *   handler_timer.c    ring timeouts and the timer outbox
  *   handler_room.c     LiveKit room events (webhooks)
  *   handler_custom.c   custom signals (peer-to-peer calls)
+ *   handler_read.c     the v3 RtcService read methods
  *
  * @locality the worker thread, like the handler.
  */
@@ -28,7 +29,8 @@
 
 /* Conditional-update attempts before a command gives up (1009). */
 #define HD_MAX_RACE_ATTEMPTS 8
-/* Largest request (serialized SignalReq) accepted; bounds call records. */
+/* Largest request (serialized SignalReq / RtcRequest) accepted; bounds call
+ * records. */
 #define HD_MAX_REQUEST_BYTES 32768
 /* Largest invitation customData accepted, bytes; bounds call records. */
 #define HD_MAX_CUSTOM_DATA 8192
@@ -50,10 +52,8 @@ struct cs_handler_s {
         uint64_t timer_failures;  /* calls the timer could not change */
         cs_roomsvc_t *roomsvc;    /* LiveKit room enforcement; NULL: off */
         cs_ratelimit_t *custom_rate; /* custom signals per sender and call */
+        cs_dialect_t dialect;     /* openim.protocol: what it speaks */
 };
-
-typedef Openim__V2__SignalReq signal_req_t;
-typedef Openim__V2__InvitationInfo invitation_t;
 
 /* ---- handler.c ---- */
 
@@ -126,67 +126,39 @@ void hd_release_finished(cs_handler_t *h, const cs_call_t *call);
 
 /* ---- handler_content.c ---- */
 
-/* Storage for one SignalResp whatever its case. */
-typedef struct resp_buf_s {
-        Openim__V2__SignalResp resp;
-        Openim__V2__SignalInviteReply invite;
-        Openim__V2__SignalInviteInGroupReply invite_in_group;
-        Openim__V2__SignalCancelReply cancel;
-        Openim__V2__SignalAcceptReply accept;
-        Openim__V2__SignalHungUpReply hung_up;
-        Openim__V2__SignalRejectReply reject;
-        Openim__V2__SignalGetRoomByGroupIDReply room;
-        Openim__V2__SignalGetTokenByRoomIDReply token;
-        Openim__V2__SignalSendCustomSignalReply custom;
-} resp_buf_t;
-
-/* Pointers to the opUserID and invitation fields of any request case. */
-typedef struct req_fields_s {
-        char **op_user_id;
-        invitation_t **invitation;
-        int32_t *op_user_platform_id;
-        Openim__V2__OfflinePushInfo **offline_push;
-        Openim__V2__ParticipantMetaData **participant;
-} req_fields_t;
-
-/* The invitation as the call record knows it. Arrays point into the call
- * and into @p lists (freed with hd_free_invitation_lists). */
+/* The lists of an invitation built from a call record (freed with
+ * hd_free_invitation_lists). */
 typedef struct inv_lists_s {
         char **invitees;
         char **busy;
 } inv_lists_t;
 
-int32_t hd_ms_to_s32(int64_t ms);
-/** Lends a const string to a protobuf-c struct that only reads it. */
+/** Lends a const string to a struct that only reads it. */
 char *hd_lend(const char *s);
-void hd_resp_prepare(resp_buf_t *rb, Openim__V2__SignalReq__PayloadCase req_case);
-/** Sets token, roomID, liveURL and busy list on a join-type resp. */
-void hd_resp_set_join(resp_buf_t *rb, char *token, const char *room_id,
-                      const char *live_url, const cs_strv_t *busy);
+/** Adds the reply to @p cmd: @p code, @p msg (NULL: the code's text), the
+ *  payload @p r (NULL: the matching case, empty). */
 void hd_add_reply(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
-                  cs_err_t code, const char *msg,
-                  const Openim__V2__SignalResp *resp);
-/** A reply with the request's resp case and an empty payload. */
+                  cs_err_t code, const char *msg, const cs_reply_t *r);
+/** A reply with the request's reply case and an empty payload. */
 void hd_add_error_reply(cs_handler_t *h, cs_outbox_t *out,
                         const cs_command_t *cmd, cs_err_t code,
                         const char *msg);
-/** A token for @p user_id in @p room_id, or NULL (reason in errstr). */
+/** A token for @p user_id in @p room_id, named after what @p pm (NULL:
+ *  nothing) says about the user; NULL on failure (reason in errstr). */
 char *hd_mint(cs_handler_t *h, const char *user_id, const char *room_id,
-              const Openim__V2__ParticipantMetaData *pm, int64_t now,
-              char *errstr, size_t errstr_size);
-void hd_invitation_from_call(const cs_call_t *call, invitation_t *inv,
+              const cs_participant_info_t *pm, int64_t now, char *errstr,
+              size_t errstr_size);
+/** The participant info of @p cmd's request, or NULL. */
+const cs_participant_info_t *hd_participant_of(const cs_command_t *cmd);
+/** The invitation as the call record knows it. Arrays point into the call
+ *  and into @p lists. */
+void hd_invitation_from_call(const cs_call_t *call, cs_invitation_t *inv,
                              inv_lists_t *lists);
 void hd_free_invitation_lists(inv_lists_t *lists);
-req_fields_t hd_req_fields(signal_req_t *req);
-/** Packs @p req with opUserID, invitation and opUserPlatformID swapped for
- *  the given values; the request is restored before returning. */
-uint8_t *hd_pack_patched(signal_req_t *req, char *op_user_id,
-                         invitation_t *inv, int32_t op_platform_id,
-                         size_t *lenp);
-/** Content of a cancel notification: SignalReq{cancel{opUserID,
- *  invitation, offlinePushInfo}}. */
-uint8_t *hd_pack_cancel(char *op_user_id, invitation_t *inv,
-                        Openim__V2__OfflinePushInfo *push, size_t *lenp);
+/** The members of @p call whose state is @p a or @p b (and in the room
+ *  when @p in_room), with their metadata; free the array. */
+cs_member_t *hd_members(const cs_call_t *call, cs_part_state_t a,
+                        cs_part_state_t b, bool in_room, size_t *cntp);
 void hd_set_content(cs_event_t *ev, uint8_t *buf, size_t len);
 /** Adds the notifications of @p ev to @p out (none once the record no
  *  longer keeps its payload). */
@@ -209,7 +181,7 @@ typedef struct cs_custom_signal_s {
          * customInfo}), NULL when customInfo is too long to be relayed. */
         const uint8_t *content;
         size_t content_len;
-        cs_note_pack_fn pack_note; /* the dialect's notification carrier */
+        cs_dialect_t dialect;      /* the layout of the notifications */
 } cs_custom_signal_t;
 
 /**
@@ -222,9 +194,15 @@ typedef struct cs_custom_signal_s {
 cs_err_t hd_relay_custom(cs_handler_t *h, const cs_custom_signal_t *sig,
                          int64_t now, cs_outbox_t *out, cs_err_t *codep,
                          const char **msgp, char *errstr, size_t errstr_size);
-/** SignalReq case 100: decodes @p cmd for hd_relay_custom() and answers. */
-cs_err_t hd_do_custom_v2(cs_handler_t *h, cs_command_t *cmd, int64_t now,
-                         cs_outbox_t *out, char *errstr, size_t errstr_size);
+/** sendCustomSignal: checks @p cmd, relays it and answers. */
+cs_err_t hd_do_custom(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                      cs_outbox_t *out, char *errstr, size_t errstr_size);
+/* ---- handler_read.c ---- */
+
+/** The v3 RtcService read methods (getRooms, invitation info, start-app
+ *  lookup, records, deleteSignalRecords). */
+cs_err_t hd_do_read(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                    cs_outbox_t *out, char *errstr, size_t errstr_size);
 
 /* ---- handler_room.c ---- */
 

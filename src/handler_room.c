@@ -59,78 +59,19 @@ void hd_room_remove_participant(cs_handler_t *h, const char *room,
         cs_roomsvc_remove(h->roomsvc, room, identity);
 }
 
-/* The metadata of every accepted participant in the room, as
- * getRoomByGroupID gives it; @p unpacked marks those to free. */
-static size_t room_participants(const cs_call_t *call,
-                                Openim__V2__ParticipantMetaData **pms,
-                                Openim__V2__ParticipantMetaData *synth,
-                                Openim__V2__PublicUserInfo *infos,
-                                bool *unpacked) {
-        size_t cnt = 0;
-        for (size_t i = 0; i < call->part_cnt; i++) {
-                const cs_participant_t *part = &call->parts[i];
-                if (part->state != CS_PART_ACCEPTED || !part->in_room)
-                        continue;
-                Openim__V2__ParticipantMetaData *pm = NULL;
-                if (part->meta)
-                        pm = openim__v2__participant_meta_data__unpack(
-                                NULL, part->meta_len, part->meta);
-                unpacked[cnt] = pm != NULL;
-                if (!pm) {
-                        pm = &synth[cnt];
-                        openim__v2__participant_meta_data__init(pm);
-                        openim__v2__public_user_info__init(&infos[cnt]);
-                        infos[cnt].userid = part->user_id;
-                        pm->userinfo = &infos[cnt];
-                }
-                pms[cnt++] = pm;
-        }
-        return cnt;
-}
-
-/* SignalReq case 8 (@p joined) or 9 describing the room now. */
-static uint8_t *pack_presence(const cs_call_t *call, bool joined, size_t *lenp) {
-        size_t cap = call->part_cnt + 1;
-        Openim__V2__ParticipantMetaData **pms = cs_xcalloc(cap, sizeof(*pms));
-        Openim__V2__ParticipantMetaData *synth = cs_xcalloc(cap, sizeof(*synth));
-        Openim__V2__PublicUserInfo *infos = cs_xcalloc(cap, sizeof(*infos));
-        bool *unpacked = cs_xcalloc(cap, sizeof(*unpacked));
-        size_t cnt = room_participants(call, pms, synth, infos, unpacked);
-        invitation_t inv;
+/* Presence content describing the room now: the accepted participants in
+ * it (contract section 9; v3 sends it as 1602 / 1603). */
+static uint8_t *pack_presence(cs_handler_t *h, const cs_call_t *call,
+                              bool joined, size_t *lenp) {
+        cs_room_view_t room = {0};
         inv_lists_t lists;
-        hd_invitation_from_call(call, &inv, &lists);
-        signal_req_t req;
-        openim__v2__signal_req__init(&req);
-        Openim__V2__SignalOnRoomParticipantConnectedReq conn;
-        Openim__V2__SignalOnRoomParticipantDisconnectedReq disc;
-        if (joined) {
-                openim__v2__signal_on_room_participant_connected_req__init(&conn);
-                conn.invitation = &inv;
-                conn.n_participant = cnt;
-                conn.participant = pms;
-                conn.groupid = hd_lend(call->group_id);
-                req.payload_case =
-                        OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ;
-                req.onroomparticipantconnectedreq = &conn;
-        } else {
-                openim__v2__signal_on_room_participant_disconnected_req__init(&disc);
-                disc.invitation = &inv;
-                disc.n_participant = cnt;
-                disc.participant = pms;
-                disc.groupid = hd_lend(call->group_id);
-                req.payload_case =
-                        OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ;
-                req.onroomparticipantdisconnectedreq = &disc;
-        }
-        uint8_t *buf = cs_codec_pack(&req.base, lenp);
+        hd_invitation_from_call(call, &room.inv, &lists);
+        cs_member_t *members = hd_members(call, CS_PART_ACCEPTED, CS_PART_ACCEPTED,
+                                          true, &room.member_cnt);
+        room.members = members;
+        uint8_t *buf = cs_codec_pack_presence(h->dialect, joined, &room, lenp);
         hd_free_invitation_lists(&lists);
-        for (size_t i = 0; i < cnt; i++)
-                if (unpacked[i])
-                        openim__v2__participant_meta_data__free_unpacked(pms[i], NULL);
-        free(pms);
-        free(synth);
-        free(infos);
-        free(unpacked);
+        free(members);
         return buf;
 }
 
@@ -165,11 +106,12 @@ static cs_err_t apply(cs_handler_t *h, cs_call_t *call, const room_event_t *e,
         if (!strcmp(e->type, "room_finished")) {
                 if (!cs_call_room_finish(call, e->id, now, &eff))
                         return CS_OK;
-                invitation_t inv;
+                cs_invitation_t inv;
                 inv_lists_t lists;
                 size_t len;
                 hd_invitation_from_call(call, &inv, &lists);
-                uint8_t *buf = hd_pack_cancel(call->inviter_user_id, &inv, NULL, &len);
+                uint8_t *buf = cs_codec_pack_cancel(h->dialect, call->inviter_user_id,
+                                                    &inv, NULL, &len);
                 hd_free_invitation_lists(&lists);
                 hd_set_content(eff.event, buf, len);
         } else {
@@ -188,7 +130,7 @@ static cs_err_t apply(cs_handler_t *h, cs_call_t *call, const room_event_t *e,
                         return CS_OK;
                 }
                 size_t len;
-                uint8_t *buf = pack_presence(call, joined, &len);
+                uint8_t *buf = pack_presence(h, call, joined, &len);
                 hd_set_content(eff.event, buf, len);
         }
         eff.event->request = cs_xstrdup("livekit");

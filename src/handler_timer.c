@@ -77,11 +77,12 @@ static cs_err_t expire(cs_handler_t *h, cs_call_t *call, int64_t now,
         timer_op_id(h, call, op_id);
         if (!cs_call_expire(call, op_id, now, &eff))
                 return CS_OK; /* another worker fired it */
-        invitation_t inv;
+        cs_invitation_t inv;
         inv_lists_t lists;
         size_t len;
         hd_invitation_from_call(call, &inv, &lists);
-        uint8_t *buf = hd_pack_cancel(call->inviter_user_id, &inv, NULL, &len);
+        uint8_t *buf = cs_codec_pack_cancel(h->dialect, call->inviter_user_id, &inv,
+                                            NULL, &len);
         hd_free_invitation_lists(&lists);
         hd_set_content(eff.event, buf, len);
         eff.event->request = cs_xstrdup("timer");

@@ -11,13 +11,16 @@
 
 #include "common.h"
 
-/* Request cases as labels: index = case number, 11 = sendCustomSignal
- * (100), 12 = anything else. */
+/* Request kinds (request.h) as labels: index = v2 case number, 11 =
+ * sendCustomSignal (100), 12..16 = the v3 RtcService read methods
+ * (101..105), 17 = anything else. */
 static const char *const case_names[] = {
         "none", "invite", "inviteInGroup", "cancel", "accept", "hungUp",
         "reject", "getRoomByGroupID", "onRoomParticipantConnectedReq",
         "onRoomParticipantDisconnectedReq", "getTokenByRoomID",
-        "sendCustomSignal", "other"};
+        "sendCustomSignal", "getRooms", "getSignalInvitationInfo",
+        "getSignalInvitationInfoStartApp", "getSignalInvitationRecords",
+        "deleteSignalRecords", "other"};
 #define CASE_CNT CS_ARRAY_SIZE(case_names)
 /* errCode labels: 0, 1001..1010, then anything else. */
 #define CODE_CNT 12
@@ -75,7 +78,9 @@ static size_t lag_cnt;
 static size_t case_index(int req_case) {
         if (req_case >= 0 && req_case <= 10)
                 return (size_t)req_case;
-        return req_case == 100 ? 11 : 12;
+        if (req_case >= 100 && req_case <= 105)
+                return (size_t)(req_case - 100 + 11);
+        return CASE_CNT - 1;
 }
 
 static size_t code_index(int32_t code) {

@@ -61,8 +61,9 @@ typedef enum cs_custom_refusal_e {
 
 #define CS_METRICS_MAX_LAG 256
 
-/** Counts one reply to a command of request case @p req_case
- *  (SignalReq payload case number) with @p code (errCode). */
+/** Counts one reply to a command of request kind @p req_case (a
+ *  cs_req_kind_t: the v2 SignalReq case number for the kinds v2 has, 100..105
+ *  for sendCustomSignal and the v3 read methods) with @p code (errCode). */
 void cs_metrics_reply(int req_case, int32_t code);
 /** Observes the latency of one command: @p since_sent_ms from its sentAt
  *  (< 0: unknown), @p since_consumed_ms from when the worker took it. */

@@ -213,7 +213,13 @@ cs_err_t cs_store_init(cs_store_t *store, char *errstr, size_t errstr_size) {
                 "2", "{", "key", "{", "nextRingAt", BCON_INT32(1), "}",
                 "name", "ring_timer", "}",
                 "3", "{", "key", "{", "pendingTimerAt", BCON_INT32(1), "}",
-                "name", "timer_outbox", "sparse", BCON_BOOL(true), "}");
+                "name", "timer_outbox", "sparse", BCON_BOOL(true), "}",
+                /* the pending invitation of a user (v3 start-app lookup):
+                 * one $elemMatch on all three bounds a user's ringing
+                 * entries, whatever their history holds */
+                "4", "{", "key", "{", "participants.userID", BCON_INT32(1),
+                "participants.state", BCON_INT32(1), "participants.ringUntil",
+                BCON_INT32(-1), "}", "name", "user_ringing", "}");
         err = create_indexes(store, CALLS, calls, errstr, errstr_size);
         bson_destroy(calls);
         if (!err) {
@@ -998,5 +1004,183 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
         unlease(store, &l);
         bson_destroy(doc);
         free(key);
+        return err;
+}
+
+/* ---- read paths of the v3 RtcService (contract section 12) ---- */
+
+/* Appends every call @p filter finds with @p opts to @p calls. */
+static cs_err_t find_calls(cs_store_t *store, const bson_t *filter,
+                           const bson_t *opts, cs_call_list_t *calls,
+                           char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        const bson_t *doc;
+        cs_err_t err = CS_OK;
+        lease(store, CALLS, &l);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, filter,
+                                                                opts, NULL);
+        while (mongoc_cursor_next(cur, &doc)) {
+                cs_call_t *call = call_from_bson(doc);
+                if (!call)
+                        continue; /* a record without _id or state: not shown */
+                calls->v = cs_xrealloc(calls->v, (calls->cnt + 1) * sizeof(*calls->v));
+                calls->v[calls->cnt++] = call;
+        }
+        if (mongoc_cursor_error(cur, &berr)) {
+                set_err(errstr, errstr_size, "find calls", &berr);
+                err = classify(&berr);
+        }
+        mongoc_cursor_destroy(cur);
+        unlease(store, &l);
+        return err;
+}
+
+void cs_call_list_clear(cs_call_list_t *calls) {
+        for (size_t i = 0; i < calls->cnt; i++)
+                cs_call_destroy(calls->v[i]);
+        free(calls->v);
+        calls->v = NULL;
+        calls->cnt = 0;
+}
+
+cs_err_t cs_store_load_calls(cs_store_t *store, char *const *ids, size_t n,
+                             cs_call_list_t *calls, char *errstr,
+                             size_t errstr_size) {
+        bson_t filter = BSON_INITIALIZER, id, in;
+        char idx[16];
+        const char *k;
+        bson_append_document_begin(&filter, "_id", -1, &id);
+        bson_append_array_begin(&id, "$in", -1, &in);
+        for (size_t i = 0; i < n; i++) {
+                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+                bson_append_utf8(&in, k, -1, ids[i], -1);
+        }
+        bson_append_array_end(&id, &in);
+        bson_append_document_end(&filter, &id);
+        cs_err_t err = find_calls(store, &filter, NULL, calls, errstr, errstr_size);
+        bson_destroy(&filter);
+        return err;
+}
+
+cs_err_t cs_store_load_pending_invite(cs_store_t *store, const char *user_id,
+                                      int64_t now, cs_call_t **callp,
+                                      char *errstr, size_t errstr_size) {
+        cs_call_list_t calls = {0};
+        bson_t *filter = BCON_NEW(
+                "participants", "{", "$elemMatch", "{", "userID",
+                BCON_UTF8(user_id), "state", BCON_UTF8("ringing"), "ringUntil",
+                "{", "$gt", BCON_DATE_TIME(now), "}", "role",
+                BCON_UTF8("invitee"), "}", "}", "state", "{", "$in", "[",
+                BCON_UTF8("ringing"), BCON_UTF8("active"), "]", "}");
+        bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "}",
+                                "limit", BCON_INT64(1), "hint",
+                                BCON_UTF8("user_ringing"));
+        cs_err_t err = find_calls(store, filter, opts, &calls, errstr, errstr_size);
+        *callp = NULL;
+        if (!err && calls.cnt) {
+                *callp = calls.v[0];
+                calls.cnt = 0;
+        }
+        cs_call_list_clear(&calls);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        return err;
+}
+
+/* The history filter of @p user_id: calls they took part in and did not
+ * hide, narrowed by @p q. */
+static bson_t *history_filter(const char *user_id, const cs_records_query_t *q) {
+        bson_t *f = BCON_NEW("participants.userID", BCON_UTF8(user_id),
+                             "hiddenFor", "{", "$ne", BCON_UTF8(user_id), "}");
+        if (q->session_type)
+                BSON_APPEND_INT32(f, "sessionType", q->session_type);
+        if (q->send_id && q->send_id[0])
+                BSON_APPEND_UTF8(f, "inviterUserID", q->send_id);
+        if (q->recv_id && q->recv_id[0]) {
+                bson_t pe, em;
+                bson_append_document_begin(f, "participants", -1, &pe);
+                bson_append_document_begin(&pe, "$elemMatch", -1, &em);
+                BSON_APPEND_UTF8(&em, "userID", q->recv_id);
+                BSON_APPEND_UTF8(&em, "role", "invitee");
+                bson_append_document_end(&pe, &em);
+                bson_append_document_end(f, &pe);
+        }
+        if (q->start_ms || q->end_ms) {
+                bson_t c;
+                bson_append_document_begin(f, "createdAt", -1, &c);
+                if (q->start_ms)
+                        BSON_APPEND_DATE_TIME(&c, "$gte", q->start_ms);
+                if (q->end_ms)
+                        BSON_APPEND_DATE_TIME(&c, "$lte", q->end_ms);
+                bson_append_document_end(f, &c);
+        }
+        return f;
+}
+
+cs_err_t cs_store_user_history(cs_store_t *store, const char *user_id,
+                               const cs_records_query_t *q, int64_t skip,
+                               int64_t limit, int64_t count_max,
+                               cs_call_list_t *calls, int64_t *totalp,
+                               char *errstr, size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t *filter = history_filter(user_id, q);
+        bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "}",
+                                "skip", BCON_INT64(skip), "limit",
+                                BCON_INT64(limit), "hint", BCON_UTF8("user_calls"));
+        bson_t *count_opts = BCON_NEW("limit", BCON_INT64(count_max), "hint",
+                                      BCON_UTF8("user_calls"));
+        cs_err_t err = find_calls(store, filter, opts, calls, errstr, errstr_size);
+        if (!err) {
+                lease(store, CALLS, &l);
+                int64_t n = mongoc_collection_count_documents(l.coll, filter,
+                                                              count_opts, NULL,
+                                                              NULL, &berr);
+                unlease(store, &l);
+                if (n < 0) {
+                        set_err(errstr, errstr_size, "count calls", &berr);
+                        err = classify(&berr);
+                        cs_call_list_clear(calls);
+                } else {
+                        *totalp = n;
+                }
+        }
+        bson_destroy(count_opts);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_hide_calls(cs_store_t *store, const char *user_id,
+                             char *const *ids, size_t n, char *errstr,
+                             size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t filter = BSON_INITIALIZER, id, in;
+        char idx[16];
+        const char *k;
+        cs_err_t err = CS_OK;
+        bson_append_document_begin(&filter, "_id", -1, &id);
+        bson_append_array_begin(&id, "$in", -1, &in);
+        for (size_t i = 0; i < n; i++) {
+                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+                bson_append_utf8(&in, k, -1, ids[i], -1);
+        }
+        bson_append_array_end(&id, &in);
+        bson_append_document_end(&filter, &id);
+        /* only ended calls the user took part in */
+        BSON_APPEND_UTF8(&filter, "state", "ended");
+        BSON_APPEND_UTF8(&filter, "participants.userID", user_id);
+        bson_t *update = BCON_NEW("$addToSet", "{", "hiddenFor", BCON_UTF8(user_id), "}");
+        lease(store, CALLS, &l);
+        if (!mongoc_collection_update_many(l.coll, &filter, update, NULL, NULL,
+                                           &berr)) {
+                set_err(errstr, errstr_size, "hide calls", &berr);
+                err = classify(&berr);
+        }
+        unlease(store, &l);
+        bson_destroy(update);
+        bson_destroy(&filter);
         return err;
 }

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "request.h"
 #include "common.h"
 #include "config.h"
 #include "err.h"
@@ -172,5 +173,50 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
                          const char *operation_id, const cs_op_record_t *rec,
                          int64_t now, int64_t retention_s, char *errstr,
                          size_t errstr_size) CS_WUR;
+
+/* ---- read paths of the v3 RtcService (contract section 12) ---- */
+
+/* An owned list of calls. */
+typedef struct cs_call_list_s {
+        cs_call_t **v;
+        size_t cnt;
+} cs_call_list_t;
+
+void cs_call_list_clear(cs_call_list_t *calls);
+
+/** Appends the calls whose roomID is one of @p ids (one query, `_id`
+ *  index), in no particular order. */
+cs_err_t cs_store_load_calls(cs_store_t *store, char *const *ids, size_t n,
+                             cs_call_list_t *calls, char *errstr,
+                             size_t errstr_size);
+
+/**
+ * The newest live call in which @p user_id is a ringing invitee whose ring
+ * deadline is after @p now, or *callp NULL. One round trip on the
+ * user_ringing index (participants.userID, .state, .ringUntil): only the
+ * user's ringing entries are examined, however long their history.
+ */
+cs_err_t cs_store_load_pending_invite(cs_store_t *store, const char *user_id,
+                                      int64_t now, cs_call_t **callp,
+                                      char *errstr, size_t errstr_size);
+
+/**
+ * One page of @p user_id's call history, newest first: calls they took part
+ * in (participants.userID) and did not hide (hiddenFor), narrowed by @p q;
+ * @p skip calls skipped, at most @p limit returned, on the user_calls index
+ * (participants.userID, createdAt). *totalp = the number of matches,
+ * counted up to @p count_max.
+ */
+cs_err_t cs_store_user_history(cs_store_t *store, const char *user_id,
+                               const cs_records_query_t *q, int64_t skip,
+                               int64_t limit, int64_t count_max,
+                               cs_call_list_t *calls, int64_t *totalp,
+                               char *errstr, size_t errstr_size);
+
+/** Adds @p user_id to `hiddenFor` of the ended calls among @p ids that the
+ *  user took part in ($addToSet: idempotent; the records stay). */
+cs_err_t cs_store_hide_calls(cs_store_t *store, const char *user_id,
+                             char *const *ids, size_t n, char *errstr,
+                             size_t errstr_size);
 
 #endif

@@ -155,9 +155,9 @@ static bool give_up(worker_t *w, const rd_kafka_message_t *rkm,
         char errstr[512] = "";
         cs_outbox_t out = {0};
         cs_handler_give_up(w->handler, cmd, wall_ms(), reason, &out);
-        dead_letter(w, rkm, cmd->operationid, reason, CS_DLQ_GAVE_UP, &out);
+        dead_letter(w, rkm, cmd->operation_id, reason, CS_DLQ_GAVE_UP, &out);
         cs_log(CS_LOG_WARN, "WORKER", "op=%s from=%s: answered 1009: %s",
-               cmd->operationid, cmd->sendid, reason);
+               cmd->operation_id, cmd->send_id, reason);
         bool held = false, keep_going = true, finished = false;
         int backoff = FIRST_BACKOFF_MS;
         for (;;) {
@@ -210,7 +210,10 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
         int64_t taken_ms = mono_ms();
         bool store_failed = false;
         cs_kafka_begin(w->kafka, rkm);
-        err = cs_codec_decode_command(rkm->payload, rkm->len, &cmd, errstr,
+        err = cs_codec_decode_command(w->conf->openim_protocol == CS_PROTOCOL_V3
+                                              ? CS_DIALECT_V3
+                                              : CS_DIALECT_V2,
+                                      rkm->payload, rkm->len, &cmd, errstr,
                                       sizeof(errstr));
         if (err == CS_OK) {
                 err = cs_handler_command(w->handler, cmd, wall_ms(), &out,
@@ -219,8 +222,8 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                 if (err == CS_OK && out.cnt)
                         cs_log(CS_LOG_INFO, "WORKER",
                                "op=%s from=%s %s: %zu message(s)",
-                               cmd->operationid, cmd->sendid,
-                               cs_codec_req_case_name(cmd->req ? cmd->req->payload_case : 0),
+                               cmd->operation_id, cmd->send_id,
+                               cs_req_kind_name(cmd->req.kind),
                                out.cnt);
         }
         if (err == CS_ERR_PERMANENT) {
@@ -243,7 +246,7 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
                          * topic with the reason instead of blocking its
                          * partition. */
                         cs_outbox_clear(&out);
-                        dead_letter(w, rkm, cmd ? cmd->operationid : NULL, errstr,
+                        dead_letter(w, rkm, cmd ? cmd->operation_id : NULL, errstr,
                                     CS_DLQ_OUTPUT_REFUSED, &out);
                         err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
                 }
@@ -252,7 +255,7 @@ static bool handle_message(worker_t *w, const rd_kafka_message_t *rkm) {
         if (err == CS_OK) {
                 if (cmd)
                         cs_metrics_command_latency(
-                                cmd->sentat > 0 ? wall_ms() - cmd->sentat : -1,
+                                cmd->sent_at > 0 ? wall_ms() - cmd->sent_at : -1,
                                 mono_ms() - taken_ms);
                 cs_kafka_done(w->kafka, rkm);
                 w->backoff_ms = 0;

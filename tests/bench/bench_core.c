@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         t = now_s();
         for (long i = 0; i < n; i++) {
                 cs_command_t *cmd = NULL;
-                if (cs_codec_decode_command(cmd_bytes, cmd_len, &cmd, errstr,
+                if (cs_codec_decode_command(CS_DIALECT_V2, cmd_bytes, cmd_len, &cmd, errstr,
                                             sizeof(errstr)))
                         abort();
                 cs_codec_command_free(cmd);
@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
         t = now_s();
         for (long i = 0; i < n; i++) {
                 size_t len;
-                free(cs_codec_pack_notification(&note, &len));
+                free(cs_codec_pack_notification(CS_DIALECT_V2, &note, &len));
         }
         report("pack 1601 notification", n, now_s() - t);
 

@@ -15,6 +15,8 @@
  */
 #include "harness.h"
 
+#include "dialect.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
@@ -779,6 +781,12 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  LK_KEY, LK_SECRET,
                  opts->keyed ? "keyed" : "per_user", names,
                  opts->extra_yaml ? opts->extra_yaml : "");
+        if (dialect_v3()) {
+                size_t used = strlen(config);
+                snprintf(config + used, sizeof(config) - used,
+                         "openim:\n  protocol: v3\n");
+                TEST_SAY("OpenIM v3 mode: commands and answers translated");
+        }
         snprintf(env->config_path, sizeof(env->config_path), "%s/callsig.yaml",
                  env->dir);
         write_file(env->config_path, config);
@@ -1088,6 +1096,8 @@ void cmd_set_nickname(cmd_t *c, const char *nickname) {
 }
 
 uint8_t *cmd_pack(cmd_t *c, size_t *lenp) {
+        if (dialect_v3())
+                return dialect_command_to_v3(&c->cmd, lenp);
         size_t len = callsig__v1__signal_command__get_packed_size(&c->cmd);
         uint8_t *buf = malloc(len + 1);
         TEST_ASSERT(buf, "malloc");
@@ -1300,6 +1310,8 @@ static void pump(env_t *env, int ms) {
                 if (!s->kind || strcmp(s->kind, "dead_letter"))
                         s->push = callsig__v1__push_message__unpack(NULL, rkm->len,
                                                                     rkm->payload);
+                if (s->push && dialect_v3())
+                        s->push = dialect_push_to_v2(s->push);
                 rd_kafka_message_destroy(rkm);
         } while (env_mono_ms() < until);
 }

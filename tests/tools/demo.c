@@ -11,7 +11,9 @@
  * peer-to-peer call through a local coturn (tests/scenario/p2p.h: two aiortc
  * peers signal only through callsig custom signals and connect with the
  * TURN credentials callsig gave them) and an unanswered call (server-side
- * ring timeout), then prints the call records from MongoDB.
+ * ring timeout), then prints the call records from MongoDB. With
+ * CALLSIG_TEST_OPENIM=v3 (scripts/demo.sh --openim v3) it speaks the OpenIM
+ * v3 dialect and shows each message decoded with the upstream v3 schema.
  *
  * What is for people goes to stdout; the harness's own lines go to stderr,
  * which scripts/demo.sh sends to a log file.
@@ -19,9 +21,11 @@
 #include <inttypes.h>
 #include <time.h>
 
+#include "dialect.h"
 #include "harness.h"
 #include "lk.h"
 #include "p2p.h"
+#include "upstream.h"
 
 #define DEMO_TURN_SECRET "demo-turn-secret-0123456789abcdef"
 
@@ -49,6 +53,13 @@ static void print_seen(const char *who, seen_t *s) {
         Callsig__V1__PushMessage *pm = s->push;
         printf("  -> %s's devices (topic %s, kind %s, operation-id %s)\n", who,
                s->topic, s->kind, s->operation_id ? s->operation_id : "-");
+        if (dialect_v3()) {
+                /* the bytes callsig produced, decoded with the upstream
+                 * OpenIM v3 schema */
+                char *text = upstream_describe(s);
+                printf("        OpenIM v3 (upstream schema): %s\n", text ? text : "-");
+                free(text);
+        }
         if (pm->body_case == CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY) {
                 Callsig__V1__SignalReply *r = pm->reply;
                 printf("        reply to msgIncr %s: errCode=%d %s\n", r->msgincr,
@@ -257,6 +268,11 @@ int main(void) {
                real_kafka ? "the Apache Kafka broker" : "a mock Kafka cluster");
         if (!lk_server_bin())
                 TEST_FAIL("livekit-server is not built: run scripts/livekit-server.sh build");
+        if (dialect_v3()) {
+                printf("OpenIM v3 dialect (openim.protocol: v3); fetching the upstream "
+                       "schema (github.com/openimsdk/protocol) to decode with...\n");
+                upstream_prepare();
+        }
         const char *lk_url = lk_server_start();
         /* coturn for the peer-to-peer call; callsig hands out its
          * credentials (turn.secret = coturn's static-auth-secret) */

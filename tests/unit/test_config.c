@@ -1031,7 +1031,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 34);
+                TEST_INTEQ(n, 35);
         }
         free(got);
         free(want);
@@ -1052,7 +1052,7 @@ static const char *const all_keys[] = {
                 "signal.operation_retention", "signal.command_max_age",
                 "signal.max_attempts", "signal.custom_max_bytes",
                 "signal.custom_per_minute", "stun.urls", "turn.urls",
-                "turn.secret", "turn.ttl", "log.level",
+                "turn.secret", "turn.ttl", "openim.protocol", "log.level",
                 "kafka.consumer.<name>", "kafka.producer.<name>"};
 
 static void test_help(void) {
