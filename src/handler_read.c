@@ -205,6 +205,10 @@ static cs_err_t do_records(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         cs_err_t err = cs_store_user_history(h->store, cmd->send_id, q, skip,
                                              limit, HD_HISTORY_WINDOW, &calls,
                                              &total, errstr, errstr_size);
+        if (err == CS_ERR_INVALID)
+                return hd_refuse(h, out, cmd, CS_ERR_INVALID,
+                                 "history query too broad: narrow startTime and "
+                                 "endTime", now, errstr, errstr_size);
         if (err)
                 return err;
         cs_record_view_t *recs = cs_xcalloc(calls.cnt + 1, sizeof(*recs));

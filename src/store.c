@@ -1009,6 +1009,9 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
 
 /* ---- read paths of the v3 RtcService (contract section 12) ---- */
 
+/* MongoDB's MaxTimeMSExpired: a query ran past its maxTimeMS. */
+#define MONGO_MAX_TIME_EXPIRED 50
+
 /* Appends every call @p filter finds with @p opts to @p calls. */
 static cs_err_t find_calls(cs_store_t *store, const bson_t *filter,
                            const bson_t *opts, cs_call_list_t *calls,
@@ -1029,7 +1032,8 @@ static cs_err_t find_calls(cs_store_t *store, const bson_t *filter,
         }
         if (mongoc_cursor_error(cur, &berr)) {
                 set_err(errstr, errstr_size, "find calls", &berr);
-                err = classify(&berr);
+                err = berr.code == MONGO_MAX_TIME_EXPIRED ? CS_ERR_INVALID
+                                                          : classify(&berr);
         }
         mongoc_cursor_destroy(cur);
         unlease(store, &l);
@@ -1126,11 +1130,16 @@ cs_err_t cs_store_user_history(cs_store_t *store, const char *user_id,
         lease_t l;
         bson_error_t berr;
         bson_t *filter = history_filter(user_id, q);
+        /* maxTimeMS bounds what no index bound can: calls the user hid are
+         * filtered after the fetch, so a user who hid most of a long
+         * history makes a page walk them. */
         bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "}",
                                 "skip", BCON_INT64(skip), "limit",
-                                BCON_INT64(limit), "hint", BCON_UTF8("user_calls"));
+                                BCON_INT64(limit), "hint", BCON_UTF8("user_calls"),
+                                "maxTimeMS", BCON_INT64(CS_STORE_HISTORY_MAX_MS));
         bson_t *count_opts = BCON_NEW("limit", BCON_INT64(count_max), "hint",
-                                      BCON_UTF8("user_calls"));
+                                      BCON_UTF8("user_calls"), "maxTimeMS",
+                                      BCON_INT64(CS_STORE_HISTORY_MAX_MS));
         cs_err_t err = find_calls(store, filter, opts, calls, errstr, errstr_size);
         if (!err) {
                 lease(store, CALLS, &l);
@@ -1140,7 +1149,8 @@ cs_err_t cs_store_user_history(cs_store_t *store, const char *user_id,
                 unlease(store, &l);
                 if (n < 0) {
                         set_err(errstr, errstr_size, "count calls", &berr);
-                        err = classify(&berr);
+                        err = berr.code == MONGO_MAX_TIME_EXPIRED ? CS_ERR_INVALID
+                                                                  : classify(&berr);
                         cs_call_list_clear(calls);
                 } else {
                         *totalp = n;

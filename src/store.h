@@ -200,12 +200,16 @@ cs_err_t cs_store_load_pending_invite(cs_store_t *store, const char *user_id,
                                       int64_t now, cs_call_t **callp,
                                       char *errstr, size_t errstr_size);
 
+/* Longest a history query may run (maxTimeMS), ms. */
+#define CS_STORE_HISTORY_MAX_MS 3000
+
 /**
  * One page of @p user_id's call history, newest first: calls they took part
  * in (participants.userID) and did not hide (hiddenFor), narrowed by @p q;
  * @p skip calls skipped, at most @p limit returned, on the user_calls index
  * (participants.userID, createdAt). *totalp = the number of matches,
- * counted up to @p count_max.
+ * counted up to @p count_max. CS_ERR_INVALID when MongoDB stopped it at
+ * CS_STORE_HISTORY_MAX_MS (the query is too broad: narrow the time range).
  */
 cs_err_t cs_store_user_history(cs_store_t *store, const char *user_id,
                                const cs_records_query_t *q, int64_t skip,

@@ -37,14 +37,15 @@ static void put_bytes(uint8_t *b, size_t *n, unsigned fieldno, const void *p,
 
 /* Sends the upstream-encoded SignalReq @p json inside SignalCommand.rtc
  * (case 1, signal), the envelope written by hand. */
-static void send_upstream(env_t *env, const char *op, const char *sender,
-                          const char *json, const char *key) {
-        char *hex = upstream("encode", "openim.rtc.SignalReq", json);
+static void send_upstream_rtc(env_t *env, const char *op, const char *sender,
+                              unsigned rtc_case, const char *msg_name,
+                              const char *json, const char *key) {
+        char *hex = upstream("encode", msg_name, json);
         size_t req_len;
         uint8_t *req = upstream_unhex(hex, &req_len);
         uint8_t *rtc = malloc(req_len + 16), *cmd = malloc(req_len + 1024);
         size_t rtc_len = 0, cmd_len = 0;
-        put_bytes(rtc, &rtc_len, 1, req, req_len);
+        put_bytes(rtc, &rtc_len, rtc_case, req, req_len);
         put_bytes(cmd, &cmd_len, 1, op, strlen(op));
         put_bytes(cmd, &cmd_len, 2, sender, strlen(sender));
         put_varint(cmd, &cmd_len, 3 << 3);
@@ -57,6 +58,28 @@ static void send_upstream(env_t *env, const char *op, const char *sender,
         free(req);
         free(rtc);
         free(cmd);
+}
+
+static void send_upstream(env_t *env, const char *op, const char *sender,
+                          const char *json, const char *key) {
+        send_upstream_rtc(env, op, sender, 1, "openim.rtc.SignalReq", json, key);
+}
+
+/* The reply to @p op: its RtcResponse case @p rtc_case decoded with the
+ * upstream message @p resp_name (JSON). */
+static char *reply_json_rtc(env_t *env, const char *user, const char *op,
+                            unsigned rtc_case, const char *resp_name) {
+        seen_t *s = env_expect_reply(env, user, op);
+        Callsig__V1__SignalReply *r = seen_reply(s);
+        TEST_ASSERT(r->errcode == 0, "%s: %d %s", op, r->errcode, r->errmsg);
+        size_t n1, n2, n3;
+        const uint8_t *reply = upstream_field(s->value, s->len, 2, &n1);
+        const uint8_t *rtc = upstream_field(reply, n1, 9, &n2);
+        const uint8_t *resp = upstream_field(rtc, n2, rtc_case, &n3);
+        char *hex = upstream_hex(resp, n3);
+        char *json = upstream("decode", resp_name, hex);
+        free(hex);
+        return json;
 }
 
 /* The reply to @p op decoded with upstream's SignalResp (JSON). */
@@ -205,6 +228,39 @@ int main(void) {
         free(msg);
         free(content);
         bson_destroy(env_wait_call(env, room, "ended", "hung_up"));
+
+        /* the RtcService read methods, encoded and decoded upstream */
+        send_upstream_rtc(env, "up-rec", "bob", 7, "openim.rtc.GetSignalInvitationRecordsReq",
+                          "{\"pagination\":{\"pageNumber\":1,\"showNumber\":10}}", "bob");
+        json = reply_json_rtc(env, "bob", "up-rec", 7,
+                              "openim.rtc.GetSignalInvitationRecordsResp");
+        HAS(json, "\"total\":1,");
+        snprintf(needle, sizeof(needle), "\"roomID\":\"%s\",\"sID\":\"%s\"", room, room);
+        HAS(json, needle);
+        HAS(json, "\"mediaType\":\"audio\",\"sessionType\":1,\"inviterUserID\":\"alice\","
+                  "\"inviterUserNickname\":\"Al\"");
+        HAS(json, "\"inviterUsers\":[{\"userID\":\"alice\",\"status\":6},"
+                  "{\"userID\":\"bob\",\"status\":6}]");
+        HAS(json, "\"endTime\":\"");
+        free(json);
+        send_upstream_rtc(env, "up-sa", "bob", 5, "openim.rtc.GetSignalInvitationInfoStartAppReq",
+                          "{\"userID\":\"bob\"}", "bob");
+        json = reply_json_rtc(env, "bob", "up-sa", 5,
+                              "openim.rtc.GetSignalInvitationInfoStartAppResp");
+        TEST_STREQ(json, "{}");
+        free(json);
+        snprintf(needle, sizeof(needle), "{\"sIDs\":[\"%s\"]}", room);
+        send_upstream_rtc(env, "up-del", "bob", 8, "openim.rtc.DeleteSignalRecordsReq",
+                          needle, "bob");
+        json = reply_json_rtc(env, "bob", "up-del", 8, "openim.rtc.DeleteSignalRecordsResp");
+        TEST_STREQ(json, "{}");
+        free(json);
+        snprintf(needle, sizeof(needle), "{\"roomIDs\":[\"%s\"]}", room);
+        send_upstream_rtc(env, "up-rooms", "alice", 3, "openim.rtc.SignalGetRoomsReq",
+                          needle, "alice");
+        json = reply_json_rtc(env, "alice", "up-rooms", 3, "openim.rtc.SignalGetRoomsResp");
+        TEST_STREQ(json, "{}"); /* the call ended: no room */
+        free(json);
 
         env_stop(env);
         return test_done();
