@@ -4,8 +4,10 @@
  * SignalCommand.rtc with replies in SignalReply.rtc and notifications in
  * PushMessage.notificationV3, the v3 layout of content (userID fields,
  * initiateTime in ms); a v2 command to a v3 deployment and a v3 command to a
- * v2 deployment are answered 1007 in their own shape; a custom signal is not
- * wired yet (1001); LiveKit presence goes out as 1602 / 1603.
+ * v2 deployment are answered 1007 in their own shape; a custom signal
+ * (RtcRequest case 6) is relayed as 1605 in the v3 layout and a stranger's is
+ * refused 1002; the join replies carry iceServers; LiveKit presence goes out
+ * as 1602 / 1603.
  */
 #include "v3cmd.h"
 
@@ -19,7 +21,8 @@ static Openim__Rtc__SignalReq *content(const Openim__Sdkws__MsgData *md) {
 }
 
 static void v3_deployment(void) {
-        env_opts_t opts = {.extra_yaml = "openim:\n  protocol: v3\n"};
+        env_opts_t opts = {.extra_yaml = "openim:\n  protocol: v3\n"
+                                         "stun:\n  urls: [\"stun:127.0.0.1:3478\"]\n"};
         env_t *env = env_start("openimv3", &opts);
         env_watch(env, "alice");
         env_watch(env, "bob");
@@ -36,6 +39,8 @@ static void v3_deployment(void) {
         TEST_ASSERT(!strncmp(room, "cs-", 3), "generated roomID %s", room);
         TEST_STREQ(r->rtc->signal->invite->liveurl, LK_URL);
         TEST_ASSERT(r->rtc->signal->invite->token[0], "token");
+        TEST_INTEQ(r->n_iceservers, 1);
+        TEST_STREQ(r->iceservers[0]->urls[0], "stun:127.0.0.1:3478");
         env_verify_token_later(env, r->rtc->signal->invite->token, "alice", room);
 
         Openim__Sdkws__MsgData *md = v3_expect_note(env, "bob", "v3-inv", 1601);
@@ -104,18 +109,34 @@ static void v3_deployment(void) {
                           CALLSIG__V1__RTC_RESPONSE__PAYLOAD_GET_ROOM_BY_GROUP_ID);
         }
 
-        /* a custom signal: not wired in v3 yet */
+        /* a custom signal (the relay of contract section 11): bob's reaches
+         * alice as 1605 in the v3 layout; a stranger's is refused */
         {
                 Callsig__V1__RtcRequest rtc;
                 Openim__Rtc__SignalSendCustomSignalReq q;
                 callsig__v1__rtc_request__init(&rtc);
                 openim__rtc__signal_send_custom_signal_req__init(&q);
                 q.roomid = room;
-                q.custominfo = "{}";
+                q.custominfo = "{\"sdp\":\"v=0\"}";
                 rtc.payload_case = CALLSIG__V1__RTC_REQUEST__PAYLOAD_SEND_CUSTOM_SIGNAL;
                 rtc.sendcustomsignal = &q;
                 v3_send(env, "v3-custom", "bob", &rtc, room);
-                v3_expect(env, "bob", "v3-custom", 1001,
+                r = v3_expect(env, "bob", "v3-custom", 0,
+                              CALLSIG__V1__RTC_RESPONSE__PAYLOAD_SEND_CUSTOM_SIGNAL);
+                TEST_INTEQ(r->n_iceservers, 0);
+                md = v3_expect_note(env, "alice", "v3-custom", 1605);
+                TEST_STREQ(md->sendid, "bob");
+                TEST_ASSERT(!md->offlinepushinfo, "no offlinePushInfo on a custom signal");
+                Openim__Rtc__SignalSendCustomSignalReq *got =
+                        openim__rtc__signal_send_custom_signal_req__unpack(
+                                NULL, md->content.len, md->content.data);
+                TEST_ASSERT(got, "content is a v3 SignalSendCustomSignalReq");
+                TEST_STREQ(got->roomid, room);
+                TEST_STREQ(got->custominfo, "{\"sdp\":\"v=0\"}");
+                openim__rtc__signal_send_custom_signal_req__free_unpacked(got, NULL);
+                env_watch(env, "mallory");
+                v3_send(env, "v3-custom-m", "mallory", &rtc, room);
+                v3_expect(env, "mallory", "v3-custom-m", 1002,
                           CALLSIG__V1__RTC_RESPONSE__PAYLOAD_SEND_CUSTOM_SIGNAL);
         }
 

@@ -214,6 +214,22 @@ int main(void) {
         HAS(json, "\"getTokenByRoomID\":{\"token\":\"");
         free(json);
 
+        /* sendCustomSignal: RtcRequest case 6, relayed as 1605 */
+        snprintf(needle, sizeof(needle),
+                 "{\"roomID\":\"%s\",\"customInfo\":\"candidate:1\"}", room);
+        send_upstream_rtc(env, "up-sig", "bob", 6, "openim.rtc.SignalSendCustomSignalReq",
+                          needle, room);
+        json = reply_json_rtc(env, "bob", "up-sig", 6,
+                              "openim.rtc.SignalSendCustomSignalResp");
+        free(json);
+        note_json_as(env, "alice", "up-sig", "openim.rtc.SignalSendCustomSignalReq",
+                     &msg, &content);
+        HAS(msg, "\"contentType\":1605");
+        HAS(msg, "\"sendID\":\"bob\"");
+        HAS(content, "\"customInfo\":\"candidate:1\"");
+        free(msg);
+        free(content);
+
         /* hang-up */
         snprintf(needle, sizeof(needle),
                  "{\"hungUp\":{\"invitation\":{\"roomID\":\"%s\"},\"userID\":\"alice\"}}",
