@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "clientconf.h"
 #include "log.h"
+#include "metrics.h"
 
 #define CALLS "calls"
 #define LINES "lines"
@@ -89,6 +90,13 @@ void cs_store_route_logs(void) {
         mongoc_log_set_handler(mongoc_log_bridge, NULL);
 }
 
+/* APM: every command the driver sends counts as one round trip
+ * (callsig_mongodb_commands_total; the benchmark divides it by commands). */
+static void count_command(const mongoc_apm_command_started_t *event) {
+        (void)event;
+        cs_metrics_mongodb_command();
+}
+
 cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
                          size_t errstr_size) {
         mongoc_init();
@@ -108,6 +116,10 @@ cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
                 return NULL;
         }
         mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
+        mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+        mongoc_apm_set_command_started_cb(apm, count_command);
+        mongoc_client_pool_set_apm_callbacks(store->pool, apm, NULL);
+        mongoc_apm_callbacks_destroy(apm);
         store->database = cs_xstrdup(conf->mongodb_database);
         return store;
 }

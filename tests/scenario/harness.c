@@ -313,6 +313,14 @@ int env_free_port(void) {
         return ntohs(sin.sin_port);
 }
 
+pid_t env_worker_pid(env_t *env, int idx) {
+        return env->workers[idx];
+}
+
+pid_t env_mongo_pid(env_t *env) {
+        return env->mongo_pid;
+}
+
 int env_worker_http_port(env_t *env, int idx) {
         return env->http_port[idx];
 }
@@ -1333,6 +1341,12 @@ void env_expect_quiet(env_t *env, const char *user, int ms) {
                                   s->kind ? s->kind : "?", user,
                                   s->operation_id ? s->operation_id : "-");
         }
+}
+
+void env_seen_drop(env_t *env) {
+        for (size_t i = 0; i < env->seen_cnt; i++)
+                seen_clear(&env->seen[i]);
+        env->seen_cnt = 0;
 }
 
 const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp) {
