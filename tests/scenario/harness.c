@@ -1254,7 +1254,10 @@ static char *header(const rd_kafka_message_t *rkm, const char *name) {
 static void pump(env_t *env, int ms) {
         int64_t until = env_mono_ms() + ms;
         do {
-                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(env->consumer, 20);
+                /* Slices of 20 ms; a short or zero wait stays short. */
+                int64_t left = until - env_mono_ms();
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+                        env->consumer, left >= 20 ? 20 : left > 0 ? (int)left : 0);
                 if (!rkm)
                         continue;
                 if (rkm->err) {
