@@ -899,6 +899,38 @@ cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
         return err;
 }
 
+cs_err_t cs_store_release_lines(cs_store_t *store, const char *const *line_ids,
+                                const char *const *claims, size_t n,
+                                char *errstr, size_t errstr_size) {
+        if (n == 0)
+                return CS_OK;
+        if (n == 1)
+                return cs_store_release_line(store, line_ids[0], claims[0], errstr,
+                                             errstr_size);
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t filter = BSON_INITIALIZER, any;
+        char buf[16];
+        const char *key;
+        BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &any);
+        for (size_t i = 0; i < n; i++) {
+                bson_t *one = line_filter(line_ids[i], claims[i]);
+                bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+                BSON_APPEND_DOCUMENT(&any, key, one);
+                bson_destroy(one);
+        }
+        bson_append_array_end(&filter, &any);
+        lease(store, LINES, &l);
+        if (!mongoc_collection_delete_many(l.coll, &filter, NULL, NULL, &berr)) {
+                set_err(errstr, errstr_size, "release lines", &berr);
+                err = classify(&berr);
+        }
+        unlease(store, &l);
+        bson_destroy(&filter);
+        return err;
+}
+
 cs_err_t cs_store_release_line(cs_store_t *store, const char *line_id,
                                const char *claim, char *errstr,
                                size_t errstr_size) {
