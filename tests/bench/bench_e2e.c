@@ -523,8 +523,16 @@ static void calls_run(const calls_opts_t *o) {
                 printf("  closed loop, %d calls in flight (each sends its next command "
                        "when the previous reply arrived)\n", o->inflight);
         fflush(stdout);
-        env_opts_t eo = {.keyed = true, .workers = o->workers,
-                        };
+        /* RoomService calls (two RemoveParticipant and a DeleteRoom per
+         * hang-up) go to worker 0's own http port, which answers 404 (done
+         * for RoomService): their cost stays in the figures without a
+         * LiveKit server, and the queue never fills with unreachable ones. */
+        int http_port = env_free_port();
+        char extra[128];
+        snprintf(extra, sizeof(extra), "livekit.api_url: \"http://127.0.0.1:%d\"\n",
+                 http_port);
+        env_opts_t eo = {.keyed = true, .workers = o->workers, .log_level = "info",
+                         .http_port = http_port, .extra_yaml = extra};
         env_t *env = env_start("bcalls", &eo);
         calls_t c = {.env = env, .workers = o->workers, .cnt = o->calls, .cap = o->calls};
         c.calls = calloc(c.cap, sizeof(call_t));
@@ -573,6 +581,7 @@ static void calls_run(const calls_opts_t *o) {
                         if (o->rss_every && k / CALL_STEPS >= next_rss) {
                                 printf("  after %zu calls: worker peak RSS %ld KiB\n",
                                        next_rss, proc_hwm_kib(env_worker_pid(env, 0)));
+                                fflush(stdout);
                                 next_rss += o->rss_every;
                         }
                 }
@@ -606,6 +615,7 @@ static void calls_run(const calls_opts_t *o) {
                                 if (o->rss_every && finished >= next_rss) {
                                         printf("  after %zu calls: worker peak RSS %ld KiB\n",
                                                next_rss, proc_hwm_kib(env_worker_pid(env, 0)));
+                                        fflush(stdout);
                                         next_rss += o->rss_every;
                                 }
                                 if (started < o->calls) {

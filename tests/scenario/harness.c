@@ -774,7 +774,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "push:\n"
                  "  mode: %s\n"
                  "log:\n"
-                 "  level: debug\n"
+                 "  level: %s\n"
                  "%s%s",
                  env->bootstraps, env->group,
                  opts->consumer_yaml ? opts->consumer_yaml
@@ -785,7 +785,8 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  env->mongo_uri,
                  env->mongo_db, opts->livekit_url ? opts->livekit_url : LK_URL,
                  LK_KEY, LK_SECRET,
-                 opts->keyed ? "keyed" : "per_user", names,
+                 opts->keyed ? "keyed" : "per_user",
+                 opts->log_level ? opts->log_level : "debug", names,
                  opts->extra_yaml ? opts->extra_yaml : "");
         snprintf(env->config_path, sizeof(env->config_path), "%s/callsig.yaml",
                  env->dir);
