@@ -306,14 +306,7 @@ static void token_hmac_fetch(void) {
         token_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-/*
- * The compact JWS of claims text @p claims (RFC 7515 section 7.1): the
- * fixed header, the claims and an HMAC-SHA256 under @p secret, each
- * base64url-encoded. @returns the token (caller frees) or NULL when OpenSSL
- * fails.
- */
-static char *token_encode_hs256(const char *claims, const char *secret,
-                                size_t secret_len) {
+char *cs_token_sign(const char *claims, const char *secret, size_t secret_len) {
         size_t claims_len = strlen(claims), hlen = strlen(TOKEN_HEADER_B64);
         size_t cap = hlen + 1 + (claims_len * 4 + 2) / 3 + 1 + 43 + 1;
         char *tok = cs_xmalloc(cap);
@@ -516,7 +509,7 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
                           err == E2BIG ? "too long" : "out of memory");
                 goto done;
         }
-        token = token_encode_hs256(text, api_secret, secret_len);
+        token = cs_token_sign(text, api_secret, secret_len);
         if (!token)
                 cs_errf(errstr, errstr_size, "signing token: OpenSSL's HMAC failed");
 
