@@ -767,7 +767,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "  api_secret: %s\n"
                  "  token_ttl: 600\n"
                  "signal:\n"
-                 "  timer_interval_ms: 100\n"
+                 "  timer_interval_ms: %d\n"
                  /* Generous: a scenario may hold commands back for a
                   * while (restarts, outages); 0025 tests the expiry. */
                  "  command_max_age: 300\n"
@@ -785,6 +785,7 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  env->mongo_uri,
                  env->mongo_db, opts->livekit_url ? opts->livekit_url : LK_URL,
                  LK_KEY, LK_SECRET,
+                 opts->timer_interval_ms ? opts->timer_interval_ms : 100,
                  opts->keyed ? "keyed" : "per_user",
                  opts->log_level ? opts->log_level : "debug", names,
                  opts->extra_yaml ? opts->extra_yaml : "");

@@ -64,6 +64,7 @@ typedef struct env_opts_s {
                                     * heartbeat.interval.ms 500, metadata
                                     * refresh 1000, auto commit 200 */
         const char *log_level;   /* the workers' log.level (NULL: debug) */
+        int timer_interval_ms;   /* signal.timer_interval_ms (0: 100) */
         int http_port;           /* worker 0's http.listen port (0: a free
                                     one; 0041 picks it with env_free_port()
                                     to give livekit-server its webhook URL
