@@ -506,6 +506,60 @@ static size_t calls_collect(calls_t *c, int ms) {
         return done;
 }
 
+/* Long runs (BENCH_RSS_EVERY): deletes the call and operation records of
+ * the finished calls among [@p from, @p to) from the store, so that the test
+ * stores, which scan, stay as fast as at the start; the worker never reads
+ * a finished call's records again in this run. @returns the lowest
+ * unfinished call (where the next trim starts). */
+static size_t trim_store(calls_t *c, size_t from, size_t to) {
+        size_t lowest = to;
+        mongoc_client_t *cl = mongoc_client_new(env_mongo_uri(c->env));
+        mongoc_collection_t *calls = mongoc_client_get_collection(
+                cl, env_mongo_db(c->env), "calls");
+        mongoc_collection_t *ops = mongoc_client_get_collection(
+                cl, env_mongo_db(c->env), "operations");
+        bson_t cf = BSON_INITIALIZER, of = BSON_INITIALIZER, cin, oin, carr, oarr;
+        BSON_APPEND_DOCUMENT_BEGIN(&cf, "_id", &cin);
+        BSON_APPEND_ARRAY_BEGIN(&cin, "$in", &carr);
+        BSON_APPEND_DOCUMENT_BEGIN(&of, "_id", &oin);
+        BSON_APPEND_ARRAY_BEGIN(&oin, "$in", &oarr);
+        size_t ci = 0, oi = 0;
+        for (size_t n = from; n < to; n++) {
+                char key[16], id[64], user[24];
+                const char *k;
+                if (c->calls[n].step <= CALL_STEPS) {
+                        if (lowest == to)
+                                lowest = n;
+                        continue;
+                }
+                snprintf(id, sizeof(id), "r%d-%zu", (int)getpid(), n);
+                bson_uint32_to_string((uint32_t)ci++, &k, key, sizeof(key));
+                bson_append_utf8(&carr, k, -1, id, -1);
+                for (int st = 0; st < CALL_STEPS; st++) {
+                        snprintf(user, sizeof(user), "%s%d", st == 1 ? "cb" : "ca",
+                                 c->calls[n].pair);
+                        snprintf(id, sizeof(id), "%zu:%s:c%zu-%s", strlen(user), user, n,
+                                 step_names[st]);
+                        bson_uint32_to_string((uint32_t)oi++, &k, key, sizeof(key));
+                        bson_append_utf8(&oarr, k, -1, id, -1);
+                }
+        }
+        bson_append_array_end(&cin, &carr);
+        bson_append_document_end(&cf, &cin);
+        bson_append_array_end(&oin, &oarr);
+        bson_append_document_end(&of, &oin);
+        bson_error_t berr;
+        if (!mongoc_collection_delete_many(calls, &cf, NULL, NULL, &berr) ||
+            !mongoc_collection_delete_many(ops, &of, NULL, NULL, &berr))
+                printf("  (trimming the store failed: %s)\n", berr.message);
+        bson_destroy(&cf);
+        bson_destroy(&of);
+        mongoc_collection_destroy(calls);
+        mongoc_collection_destroy(ops);
+        mongoc_client_destroy(cl);
+        return lowest;
+}
+
 typedef struct calls_opts_s {
         const char *store;  /* label */
         int workers;        /* 1 or 2 */
@@ -596,6 +650,7 @@ static void calls_run(const calls_opts_t *o) {
                         calls_collect(&c, 20);
         } else {
                 /* Slot s runs calls one after the other on pair s. */
+                size_t trimmed = 0;
                 size_t *slot_call = calloc((size_t)o->inflight, sizeof(size_t));
                 for (int s = 0; s < o->inflight && started < o->calls; s++) {
                         slot_call[s] = started;
@@ -624,6 +679,8 @@ static void calls_run(const calls_opts_t *o) {
                                         fflush(stdout);
                                         next_rss += o->rss_every;
                                 }
+                                if (o->rss_every && finished % 5000 == 0)
+                                        trimmed = trim_store(&c, trimmed, started);
                                 if (started < o->calls) {
                                         slot_call[s] = started;
                                         c.calls[started].pair = s;
