@@ -15,7 +15,9 @@
 #                                  end to end"): token minting against
 #                                  livekit-server-sdk, then for each store (the
 #                                  MongoDB-wire test server, mongo-java-server)
-#                                  its ceiling, open loop 100 commands/s, closed
+#                                  its ceiling, open loop 10 commands/s (an idle
+#                                  worker; again with the latency settings
+#                                  before issue 8) and 100 commands/s, closed
 #                                  loop 64 calls in flight with 1 and 2 workers.
 #                                  CALLS (default 2000) calls per run; RSS_CALLS
 #                                  (default 0: skipped) adds a long closed-loop
@@ -23,7 +25,8 @@
 #                                  10,000 calls.
 #
 # BENCH_FAST_STORE=1 runs e2e calls on mongo-java-server
-# (scripts/mongo-java-server.sh) instead of the test server.
+# (scripts/mongo-java-server.sh) instead of the test server;
+# BENCH_OLD_DEFAULTS=1 with linger.ms 2 and fetch.wait.max.ms 100.
 #
 # e2e needs the broker's jars (scripts/kafka-broker.sh fetch) and writes the
 # harness's log to build-rel/bench-e2e.log.
@@ -44,6 +47,8 @@ if [ "${1:-}" = calls ]; then
     'BEGIN { printf "  ratio callsig / livekit-server-sdk: %.2fx\n", a / b }'
   for fast in 0 1; do
     BENCH_FAST_STORE=$fast "$0" e2e calls ceiling
+    BENCH_FAST_STORE=$fast "$0" e2e calls open 10 100 1
+    BENCH_FAST_STORE=$fast BENCH_OLD_DEFAULTS=1 "$0" e2e calls open 10 100 1
     BENCH_FAST_STORE=$fast "$0" e2e calls open 100 1000 1
     BENCH_FAST_STORE=$fast "$0" e2e calls closed 64 "$CALLS" 1
     BENCH_FAST_STORE=$fast "$0" e2e calls closed 64 "$CALLS" 2

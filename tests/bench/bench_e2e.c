@@ -584,9 +584,19 @@ static void calls_run(const calls_opts_t *o) {
          * for RoomService): their cost stays in the figures without a
          * LiveKit server, and the queue never fills with unreachable ones. */
         int http_port = env_free_port();
-        char extra[128];
-        snprintf(extra, sizeof(extra), "livekit.api_url: \"http://127.0.0.1:%d\"\n",
-                 http_port);
+        char extra[256];
+        /* BENCH_OLD_DEFAULTS=1: the latency settings callsig had before
+         * issue 8, to compare on the same broker. */
+        bool old_defaults = getenv("BENCH_OLD_DEFAULTS") &&
+                            !strcmp(getenv("BENCH_OLD_DEFAULTS"), "1");
+        snprintf(extra, sizeof(extra), "livekit.api_url: \"http://127.0.0.1:%d\"\n%s",
+                 http_port,
+                 old_defaults ? "kafka.producer.linger.ms: 2\n"
+                                "kafka.consumer.fetch.wait.max.ms: 100\n"
+                              : "");
+        if (old_defaults)
+                printf("  with the latency settings before issue 8: linger.ms 2, "
+                       "fetch.wait.max.ms 100\n");
         /* The production timer interval (500 ms), not the scenarios' 100 ms:
          * both test stores answer the timer's range queries by scanning the
          * calls collection, which a real MongoDB answers from its index. */
