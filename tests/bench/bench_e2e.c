@@ -1,6 +1,7 @@
 /*
  * bench_e2e.c: end-to-end numbers through a real Apache Kafka broker, the
- * MongoDB-wire test server and the real callsig binary (issue 12 part 4).
+ * MongoDB-wire test server and the real callsig binary (issue 12 part 4,
+ * issue 8).
  * Run by `scripts/bench.sh e2e`, which starts the broker and sets the
  * harness's environment (CALLSIG_TEST_KAFKA=real, CALLSIG_TEST_KAFKA_BOOTSTRAP,
  * CALLSIG_TEST_BIN, CALLSIG_TEST_SOURCE_DIR). It prints numbers on stdout and
@@ -23,6 +24,22 @@
  *                           the commands sent in each window. "consumer" is
  *                           the KIP-848 group protocol, with a config without
  *                           session.timeout.ms / heartbeat.interval.ms.
+ *   calls open RATE [CALLS [WORKERS]]
+ *   calls closed K [CALLS [WORKERS]]
+ *                           (c, issue 8) complete 1:1 calls (invite, accept,
+ *                           hang-up) at RATE commands/s, or with K calls in
+ *                           flight; every reply and notification is read;
+ *                           latency from sentAt to reply, errors, duplicates,
+ *                           missing replies, worker CPU and peak RSS, MongoDB
+ *                           round trips per command (callsig's metric), and
+ *                           the CPU of the bench, the store and the broker
+ *                           (BENCH_STORE_PID, BENCH_BROKER_PID). The store:
+ *                           the harness's test server, or
+ *                           CALLSIG_TEST_MONGODB_URI (BENCH_STORE names it).
+ *                           BENCH_RSS_EVERY=N prints peak RSS every N calls;
+ *                           BENCH_OLD_DEFAULTS=1 uses the latency settings
+ *                           from before issue 8.
+ *   calls ceiling           the store's own round trips per second.
  *   all                     first-contact, join classic, join consumer.
  *
  * Times are wall-clock milliseconds of one machine (the bench, the broker
