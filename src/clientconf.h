@@ -30,7 +30,7 @@
 /**
  * Builds the librdkafka configuration of callsig's producer: bootstrap.servers
  * (kafka.brokers), client.id "callsig", callsig's producer defaults
- * (enable.idempotence=true, linger.ms=2, message.timeout.ms=60000), then every
+ * (enable.idempotence=true, linger.ms=0, message.timeout.ms=60000), then every
  * kafka.producer.* property, which overrides them. No callbacks or opaque are
  * set: the caller adds its own.
  *
@@ -45,7 +45,7 @@ rd_kafka_conf_t *cs_clientconf_producer(const cs_config_t *conf, char *errstr,
  * The same for the consumer: bootstrap.servers, client.id, callsig's
  * consumer defaults (enable.auto.offset.store=false, enable.auto.commit=true,
  * auto.offset.reset=earliest, allow.auto.create.topics=true,
- * enable.partition.eof=false, fetch.wait.max.ms=100), every kafka.consumer.*
+ * enable.partition.eof=false, fetch.wait.max.ms=10), every kafka.consumer.*
  * property, and last group.id (kafka.group_id, which a kafka.consumer.group.id
  * cannot override).
  */

@@ -16,8 +16,10 @@
  * so a crash between claim and call write cannot leave anyone busy for ever.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "handler_int.h"
 #include "hash.h"
 #include "log.h"
@@ -102,48 +104,81 @@ cs_err_t hd_release_line(cs_handler_t *h, const char *kind, const char *id,
                                      errstr_size);
 }
 
-static void release_logged(cs_handler_t *h, const cs_call_t *call,
-                           const char *kind, const char *id,
-                           const char *claim) {
+/* The lines a change releases, gathered for one round trip. */
+typedef struct releases_s {
+        char (*ids)[HD_LINE_ID_SIZE];
+        const char **claims;
+        size_t cnt;
+} releases_t;
+
+static void releases_init(releases_t *r, size_t max) {
+        r->ids = cs_xcalloc(max ? max : 1, sizeof(*r->ids));
+        r->claims = cs_xcalloc(max ? max : 1, sizeof(*r->claims));
+        r->cnt = 0;
+}
+
+static void releases_add(releases_t *r, const char *kind, const char *id,
+                         const char *claim) {
+        line_id(r->ids[r->cnt], kind, id);
+        r->claims[r->cnt++] = claim ? claim : "";
+}
+
+/* Releases the gathered lines in one deleteMany; a failure is logged (each
+ * line is taken over once stale) and never fails the change, which is
+ * written already. */
+static void releases_apply(cs_handler_t *h, const cs_call_t *call, releases_t *r) {
         char errstr[256];
-        if (hd_release_line(h, kind, id, claim, errstr, sizeof(errstr)))
+        const char **ids = cs_xcalloc(r->cnt ? r->cnt : 1, sizeof(*ids));
+        for (size_t i = 0; i < r->cnt; i++)
+                ids[i] = r->ids[i];
+        if (cs_store_release_lines(h->store, ids, r->claims, r->cnt, errstr,
+                                   sizeof(errstr)))
                 cs_log(CS_LOG_WARN, "LINES",
-                       "room %s: %s line not released (%s); it is taken over "
-                       "once stale", call->room_id, kind, errstr);
+                       "room %s: %zu line(s) not released (%s); each is taken "
+                       "over once stale", call->room_id, r->cnt, errstr);
+        free(ids);
+        free(r->ids);
+        free(r->claims);
 }
 
 void hd_release_effect(cs_handler_t *h, const cs_call_t *call,
                        const cs_effect_t *eff) {
+        releases_t r;
+        releases_init(&r, eff->release.cnt + 1);
         for (size_t i = 0; i < eff->release.cnt; i++) {
                 const cs_participant_t *part = cs_call_find(call, eff->release.v[i]);
                 if (part)
-                        release_logged(h, call, "user", part->user_id,
-                                       part->line_claim);
-                /* Tokens cannot be revoked: take the user out of the room. */
-                cs_roomsvc_remove(h->roomsvc, call->room_id, eff->release.v[i]);
+                        releases_add(&r, "user", part->user_id, part->line_claim);
         }
         if (eff->release_group && call->group_id[0])
-                release_logged(h, call, "group", call->group_id,
-                               call->group_claim);
+                releases_add(&r, "group", call->group_id, call->group_claim);
+        releases_apply(h, call, &r);
+        /* Tokens cannot be revoked: take the users out of the room. */
+        for (size_t i = 0; i < eff->release.cnt; i++)
+                cs_roomsvc_remove(h->roomsvc, call->room_id, eff->release.v[i]);
         if (eff->release_group)
                 cs_roomsvc_delete_room(h->roomsvc, call->room_id);
 }
 
 void hd_release_finished(cs_handler_t *h, const cs_call_t *call) {
+        releases_t r;
+        releases_init(&r, call->part_cnt + 1);
         for (size_t i = 0; i < call->part_cnt; i++) {
                 const cs_participant_t *part = &call->parts[i];
                 /* Busy participants never held a line of this call. */
                 if (part->state != CS_PART_BUSY &&
-                    !cs_call_user_is_live(call, part->user_id)) {
-                        release_logged(h, call, "user", part->user_id,
-                                       part->line_claim);
-                        cs_roomsvc_remove(h->roomsvc, call->room_id,
-                                          part->user_id);
-                }
+                    !cs_call_user_is_live(call, part->user_id))
+                        releases_add(&r, "user", part->user_id, part->line_claim);
         }
         if (!cs_call_is_live(call) && call->group_id[0])
-                release_logged(h, call, "group", call->group_id,
-                               call->group_claim);
+                releases_add(&r, "group", call->group_id, call->group_claim);
+        releases_apply(h, call, &r);
+        for (size_t i = 0; i < call->part_cnt; i++) {
+                const cs_participant_t *part = &call->parts[i];
+                if (part->state != CS_PART_BUSY &&
+                    !cs_call_user_is_live(call, part->user_id))
+                        cs_roomsvc_remove(h->roomsvc, call->room_id, part->user_id);
+        }
         if (!cs_call_is_live(call))
                 cs_roomsvc_delete_room(h->roomsvc, call->room_id);
 }

@@ -64,6 +64,7 @@ static struct {
         atomic_uint_fast64_t dead_letters[CS_DLQ_REASON_CNT];
         atomic_uint_fast64_t store_retries, delivery_retries;
         atomic_uint_fast64_t lost_races;
+        atomic_uint_fast64_t mongodb_commands;
         atomic_uint_fast64_t timer_fired;
         atomic_uint_fast64_t webhooks[TYPE_CNT][CS_WH_OUTCOME_CNT];
         atomic_uint_fast64_t room_events[TYPE_CNT][CS_ROOM_OUTCOME_CNT];
@@ -144,6 +145,10 @@ void cs_metrics_retry(bool store) {
 
 void cs_metrics_lost_race(void) {
         atomic_fetch_add(&m.lost_races, 1);
+}
+
+void cs_metrics_mongodb_command(void) {
+        atomic_fetch_add(&m.mongodb_commands, 1);
 }
 
 void cs_metrics_timer_fired(void) {
@@ -289,6 +294,10 @@ void cs_metrics_write(FILE *fp) {
         write_counter(fp, "callsig_lost_races_total",
                       "Conditional updates of a call record that lost to another writer.",
                       &m.lost_races);
+        write_counter(fp, "callsig_mongodb_commands_total",
+                      "Commands sent to MongoDB (round trips; driver heartbeats and "
+                      "handshakes excluded).",
+                      &m.mongodb_commands);
         write_counter(fp, "callsig_timer_firings_total",
                       "Ring-timeout events fired (one per call and deadline).",
                       &m.timer_fired);

@@ -79,6 +79,8 @@ void cs_metrics_dead_letter(cs_dlq_reason_t reason);
  *  (@p store true) or the broker failed. */
 void cs_metrics_retry(bool store);
 void cs_metrics_lost_race(void);
+/** One command sent to MongoDB (store.c's APM hook; any thread). */
+void cs_metrics_mongodb_command(void);
 void cs_metrics_timer_fired(void);
 /** A webhook request of event @p type (NULL or unknown: "other"). */
 void cs_metrics_webhook(const char *type, cs_wh_outcome_t outcome);

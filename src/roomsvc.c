@@ -11,10 +11,8 @@
 #include "roomsvc.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <jwt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,6 +24,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "roomsvc_int.h"
+#include "token.h"
 
 /* Bytes of an answer body kept (Twirp errors are short). */
 #define ANSWER_MAX 4096
@@ -124,9 +123,7 @@ char *cs_roomsvc_admin_token(const char *api_key, const char *api_secret,
                              cs_roomsvc_op_t op, const char *room,
                              int64_t now_s, char *errstr,
                              size_t errstr_size) {
-        jwt_t *jwt = NULL;
-        char *claims = NULL, *token = NULL, *out = NULL;
-        int err;
+        char *claims = NULL, *token = NULL;
 
         if (!api_key || !*api_key || !api_secret || !*api_secret) {
                 snprintf(errstr, errstr_size, "API key and secret required");
@@ -147,27 +144,12 @@ char *cs_roomsvc_admin_token(const char *api_key, const char *api_secret,
                          "room name or API key is not valid UTF-8");
                 goto done;
         }
-        if ((err = jwt_new(&jwt)) ||
-            (err = jwt_set_alg(jwt, JWT_ALG_HS256,
-                               (const unsigned char *)api_secret,
-                               (int)strlen(api_secret))) ||
-            (err = jwt_add_grants_json(jwt, claims))) {
-                snprintf(errstr, errstr_size, "building admin token: %s",
-                         strerror(err));
-                goto done;
-        }
-        token = jwt_encode_str(jwt);
-        if (!token) {
-                snprintf(errstr, errstr_size, "encoding admin token: %s",
-                         strerror(errno));
-                goto done;
-        }
-        out = cs_xstrdup(token);
+        token = cs_token_sign(claims, api_secret, strlen(api_secret));
+        if (!token)
+                snprintf(errstr, errstr_size, "signing admin token failed");
 done:
-        free(token); /* libjwt 1.10: plain malloc memory */
-        jwt_free(jwt);
         free(claims);
-        return out;
+        return token;
 }
 
 cs_roomsvc_outcome_t cs_roomsvc_classify(long status, const char *body) {

@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "clientconf.h"
 #include "log.h"
+#include "metrics.h"
 
 #define CALLS "calls"
 #define LINES "lines"
@@ -89,6 +90,13 @@ void cs_store_route_logs(void) {
         mongoc_log_set_handler(mongoc_log_bridge, NULL);
 }
 
+/* APM: every command the driver sends counts as one round trip
+ * (callsig_mongodb_commands_total; the benchmark divides it by commands). */
+static void count_command(const mongoc_apm_command_started_t *event) {
+        (void)event;
+        cs_metrics_mongodb_command();
+}
+
 cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
                          size_t errstr_size) {
         mongoc_init();
@@ -108,6 +116,10 @@ cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
                 return NULL;
         }
         mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
+        mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+        mongoc_apm_set_command_started_cb(apm, count_command);
+        mongoc_client_pool_set_apm_callbacks(store->pool, apm, NULL);
+        mongoc_apm_callbacks_destroy(apm);
         store->database = cs_xstrdup(conf->mongodb_database);
         return store;
 }
@@ -890,6 +902,38 @@ cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
         *tookp = !err && matched == 1;
         bson_destroy(update);
         bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_release_lines(cs_store_t *store, const char *const *line_ids,
+                                const char *const *claims, size_t n,
+                                char *errstr, size_t errstr_size) {
+        if (n == 0)
+                return CS_OK;
+        if (n == 1)
+                return cs_store_release_line(store, line_ids[0], claims[0], errstr,
+                                             errstr_size);
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t filter = BSON_INITIALIZER, any;
+        char buf[16];
+        const char *key;
+        BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &any);
+        for (size_t i = 0; i < n; i++) {
+                bson_t *one = line_filter(line_ids[i], claims[i]);
+                bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+                BSON_APPEND_DOCUMENT(&any, key, one);
+                bson_destroy(one);
+        }
+        bson_append_array_end(&filter, &any);
+        lease(store, LINES, &l);
+        if (!mongoc_collection_delete_many(l.coll, &filter, NULL, NULL, &berr)) {
+                set_err(errstr, errstr_size, "release lines", &berr);
+                err = classify(&berr);
+        }
+        unlease(store, &l);
+        bson_destroy(&filter);
         return err;
 }
 

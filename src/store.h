@@ -141,6 +141,13 @@ cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
                                 const char *claim, int64_t now, bool *tookp,
                                 char *errstr, size_t errstr_size) CS_WUR;
 
+/** Releases each line @p line_ids[i] still held under @p claims[i] ("" for
+ *  none), @p n of them, in one round trip (a deleteMany of the pairs); what
+ *  another claim holds by now stays. */
+cs_err_t cs_store_release_lines(cs_store_t *store, const char *const *line_ids,
+                                const char *const *claims, size_t n,
+                                char *errstr, size_t errstr_size) CS_WUR;
+
 /** Releases line @p line_id if it is still held under @p claim: a late
  *  release never frees a newer claim. */
 cs_err_t cs_store_release_line(cs_store_t *store, const char *line_id,

@@ -48,6 +48,16 @@ char *cs_token_mint(const char *api_key, const char *api_secret,
                     const cs_token_claims_t *claims, char *errstr,
                     size_t errstr_size) CS_WUR;
 
+/**
+ * The compact JWS (RFC 7515 section 7.1) of claims text @p claims: the fixed
+ * header {"alg":"HS256","typ":"JWT"}, the claims as given and an
+ * HMAC-SHA256 under @p secret (@p secret_len bytes), each base64url-encoded.
+ * The caller vouches that @p claims is one JSON object. Any thread.
+ *
+ * @returns the token (caller frees) or NULL when OpenSSL fails.
+ */
+char *cs_token_sign(const char *claims, const char *secret, size_t secret_len) CS_WUR;
+
 /** What cs_token_verify() read from a valid token; strings owned by it. */
 typedef struct cs_token_info_s {
         char *user_id;  /* sub */

@@ -1,6 +1,7 @@
 /*
  * bench_e2e.c: end-to-end numbers through a real Apache Kafka broker, the
- * MongoDB-wire test server and the real callsig binary (issue 12 part 4).
+ * MongoDB-wire test server and the real callsig binary (issue 12 part 4,
+ * issue 8).
  * Run by `scripts/bench.sh e2e`, which starts the broker and sets the
  * harness's environment (CALLSIG_TEST_KAFKA=real, CALLSIG_TEST_KAFKA_BOOTSTRAP,
  * CALLSIG_TEST_BIN, CALLSIG_TEST_SOURCE_DIR). It prints numbers on stdout and
@@ -23,14 +24,33 @@
  *                           the commands sent in each window. "consumer" is
  *                           the KIP-848 group protocol, with a config without
  *                           session.timeout.ms / heartbeat.interval.ms.
+ *   calls open RATE [CALLS [WORKERS]]
+ *   calls closed K [CALLS [WORKERS]]
+ *                           (c, issue 8) complete 1:1 calls (invite, accept,
+ *                           hang-up) at RATE commands/s, or with K calls in
+ *                           flight; every reply and notification is read;
+ *                           latency from sentAt to reply, errors, duplicates,
+ *                           missing replies, worker CPU and peak RSS, MongoDB
+ *                           round trips per command (callsig's metric), and
+ *                           the CPU of the bench, the store and the broker
+ *                           (BENCH_STORE_PID, BENCH_BROKER_PID). The store:
+ *                           the harness's test server, or
+ *                           CALLSIG_TEST_MONGODB_URI (BENCH_STORE names it).
+ *                           BENCH_RSS_EVERY=N prints peak RSS every N calls;
+ *                           BENCH_OLD_DEFAULTS=1 uses the latency settings
+ *                           from before issue 8.
+ *   calls ceiling           the store's own round trips per second.
  *   all                     first-contact, join classic, join consumer.
  *
  * Times are wall-clock milliseconds of one machine (the bench, the broker
  * and callsig run side by side).
  */
 #include <inttypes.h>
+#include <mongoc/mongoc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -338,6 +358,487 @@ static void join_leave(const char *protocol) {
         env_stop(env);
 }
 
+/* ---- (c) complete 1:1 calls (issue 8) ---- */
+
+static void store_ceiling(env_t *env, const char *label, int ms, size_t calls);
+
+#define CALL_STEPS 3 /* invite, accept, hang-up */
+
+static const char *const step_names[CALL_STEPS] = {"i", "a", "h"};
+
+typedef struct call_s {
+        int pair;
+        int step;                 /* next step to send (closed loop) */
+        int64_t sent[CALL_STEPS]; /* wall ms, the command's sentAt */
+        int64_t lat[CALL_STEPS];  /* reply recv - sentAt; -1 none yet */
+        int replies[CALL_STEPS];  /* replies seen (duplicates > 1) */
+        int32_t code[CALL_STEPS];
+        int notes;
+} call_t;
+
+typedef struct calls_s {
+        env_t *env;
+        call_t *calls;
+        size_t cnt, cap;
+        size_t sent_cmds, replies, dups, errors, notes, strays;
+        int workers;
+} calls_t;
+
+/* /proc/PID/stat utime + stime in ms; -1 if gone. */
+static int64_t proc_cpu_ms(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return -1;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                         &ut, &st) != 2)
+                return -1;
+        return (int64_t)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* /proc/PID/status VmHWM (peak RSS) in KiB; -1 if gone. */
+static long proc_hwm_kib(pid_t pid) {
+        char path[64], line[256];
+        long kib = -1;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (!strncmp(line, "VmHWM:", 6))
+                        kib = atol(line + 6);
+        fclose(f);
+        return kib;
+}
+
+/* The counter @p name from worker @p idx's /metrics; -1 if absent. */
+static int64_t metric(env_t *env, int idx, const char *name) {
+        http_reply_t r = env_http(env, idx, "GET", "/metrics", NULL, NULL, 0);
+        int64_t v = -1;
+        if (r.status == 200 && r.body) {
+                char needle[128];
+                snprintf(needle, sizeof(needle), "\n%s ", name);
+                const char *p = strstr(r.body, needle);
+                if (p)
+                        v = atoll(p + strlen(needle));
+        }
+        free(r.body);
+        return v;
+}
+
+static int64_t workers_metric(calls_t *c, const char *name) {
+        int64_t sum = 0;
+        for (int w = 0; w < c->workers; w++)
+                sum += metric(c->env, w, name);
+        return sum;
+}
+
+static int64_t workers_cpu(calls_t *c) {
+        int64_t sum = 0;
+        for (int w = 0; w < c->workers; w++)
+                sum += proc_cpu_ms(env_worker_pid(c->env, w));
+        return sum;
+}
+
+static pid_t pid_from_env(const char *var) {
+        const char *v = getenv(var);
+        return v && *v ? (pid_t)atoi(v) : 0;
+}
+
+static int64_t self_cpu_ms(void) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        return (int64_t)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
+               (int64_t)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
+}
+
+static void call_send(calls_t *c, size_t n, int step) {
+        call_t *call = &c->calls[n];
+        char op[48], a[24], b[24], room[32];
+        snprintf(op, sizeof(op), "c%zu-%s", n, step_names[step]);
+        snprintf(a, sizeof(a), "ca%d", call->pair);
+        snprintf(b, sizeof(b), "cb%d", call->pair);
+        snprintf(room, sizeof(room), "r%d-%zu", (int)getpid(), n);
+        cmd_t *cmd;
+        if (step == 0) {
+                const char *inv[] = {b, NULL};
+                cmd = cmd_invite(op, a, inv, room, NULL, "audio", 30);
+        } else if (step == 1) {
+                cmd = cmd_action(op, b, OPENIM__V2__SIGNAL_REQ__PAYLOAD_ACCEPT, room);
+        } else {
+                cmd = cmd_action(op, a, OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP, room);
+        }
+        call->sent[step] = cmd_msg(cmd)->sentat;
+        call->step = step + 1;
+        c->sent_cmds++;
+        env_send_async(c->env, cmd);
+}
+
+/* Reads what arrived (every reply and notification), then forgets it.
+ * @returns the number of replies that completed a step. */
+static size_t calls_collect(calls_t *c, int ms) {
+        size_t cnt, done = 0;
+        const seen_t *all = env_seen_all(c->env, ms, &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+                const seen_t *s = &all[i];
+                const char *op = s->operation_id;
+                size_t n;
+                char st;
+                if (!op || sscanf(op, "c%zu-%c", &n, &st) != 2 || n >= c->cnt) {
+                        c->strays++;
+                        continue;
+                }
+                int step = st == 'i' ? 0 : st == 'a' ? 1 : st == 'h' ? 2 : -1;
+                call_t *call = &c->calls[n];
+                if (step < 0) {
+                        c->strays++;
+                } else if (s->kind && !strcmp(s->kind, "reply")) {
+                        c->replies++;
+                        if (call->replies[step]++) {
+                                c->dups++;
+                                continue;
+                        }
+                        call->lat[step] = s->recv_ms - call->sent[step];
+                        call->code[step] = s->push && s->push->body_case ==
+                                                   CALLSIG__V1__PUSH_MESSAGE__BODY_REPLY
+                                                   ? s->push->reply->errcode
+                                                   : -1;
+                        if (call->code[step])
+                                c->errors++;
+                        done++;
+                } else if (s->kind && !strcmp(s->kind, "notification")) {
+                        call->notes++;
+                        c->notes++;
+                } else {
+                        c->strays++;
+                }
+        }
+        env_seen_drop(c->env);
+        return done;
+}
+
+/* Long runs (BENCH_RSS_EVERY): deletes the call and operation records of
+ * the finished calls among [@p from, @p to) from the store, so that the test
+ * stores, which scan, stay as fast as at the start; the worker never reads
+ * a finished call's records again in this run. @returns the lowest
+ * unfinished call (where the next trim starts). */
+static size_t trim_store(calls_t *c, size_t from, size_t to) {
+        size_t lowest = to;
+        mongoc_client_t *cl = mongoc_client_new(env_mongo_uri(c->env));
+        mongoc_collection_t *calls = mongoc_client_get_collection(
+                cl, env_mongo_db(c->env), "calls");
+        mongoc_collection_t *ops = mongoc_client_get_collection(
+                cl, env_mongo_db(c->env), "operations");
+        bson_t cf = BSON_INITIALIZER, of = BSON_INITIALIZER, cin, oin, carr, oarr;
+        BSON_APPEND_DOCUMENT_BEGIN(&cf, "_id", &cin);
+        BSON_APPEND_ARRAY_BEGIN(&cin, "$in", &carr);
+        BSON_APPEND_DOCUMENT_BEGIN(&of, "_id", &oin);
+        BSON_APPEND_ARRAY_BEGIN(&oin, "$in", &oarr);
+        size_t ci = 0, oi = 0;
+        for (size_t n = from; n < to; n++) {
+                char key[16], id[64], user[24];
+                const char *k;
+                if (c->calls[n].step <= CALL_STEPS) {
+                        if (lowest == to)
+                                lowest = n;
+                        continue;
+                }
+                snprintf(id, sizeof(id), "r%d-%zu", (int)getpid(), n);
+                bson_uint32_to_string((uint32_t)ci++, &k, key, sizeof(key));
+                bson_append_utf8(&carr, k, -1, id, -1);
+                for (int st = 0; st < CALL_STEPS; st++) {
+                        snprintf(user, sizeof(user), "%s%d", st == 1 ? "cb" : "ca",
+                                 c->calls[n].pair);
+                        snprintf(id, sizeof(id), "%zu:%s:c%zu-%s", strlen(user), user, n,
+                                 step_names[st]);
+                        bson_uint32_to_string((uint32_t)oi++, &k, key, sizeof(key));
+                        bson_append_utf8(&oarr, k, -1, id, -1);
+                }
+        }
+        bson_append_array_end(&cin, &carr);
+        bson_append_document_end(&cf, &cin);
+        bson_append_array_end(&oin, &oarr);
+        bson_append_document_end(&of, &oin);
+        bson_error_t berr;
+        if (!mongoc_collection_delete_many(calls, &cf, NULL, NULL, &berr) ||
+            !mongoc_collection_delete_many(ops, &of, NULL, NULL, &berr))
+                printf("  (trimming the store failed: %s)\n", berr.message);
+        bson_destroy(&cf);
+        bson_destroy(&of);
+        mongoc_collection_destroy(calls);
+        mongoc_collection_destroy(ops);
+        mongoc_client_destroy(cl);
+        return lowest;
+}
+
+typedef struct calls_opts_s {
+        const char *store;  /* label */
+        int workers;        /* 1 or 2 */
+        int rate;           /* open loop: commands/s; 0: closed loop */
+        int inflight;       /* closed loop: calls in flight */
+        size_t calls;       /* calls to make */
+        size_t rss_every;   /* print the workers' peak RSS every this many calls */
+} calls_opts_t;
+
+static void calls_run(const calls_opts_t *o) {
+        printf("\n== calls: %s, %d worker(s), store %s, %zu calls (%zu commands) ==\n",
+               o->rate ? "open loop" : "closed loop", o->workers, o->store, o->calls,
+               o->calls * CALL_STEPS);
+        if (o->rate)
+                printf("  open loop at %d commands/s\n", o->rate);
+        else
+                printf("  closed loop, %d calls in flight (each sends its next command "
+                       "when the previous reply arrived)\n", o->inflight);
+        fflush(stdout);
+        /* RoomService calls (two RemoveParticipant and a DeleteRoom per
+         * hang-up) go to worker 0's own http port, which answers 404 (done
+         * for RoomService): their cost stays in the figures without a
+         * LiveKit server, and the queue never fills with unreachable ones. */
+        int http_port = env_free_port();
+        char extra[256];
+        /* BENCH_OLD_DEFAULTS=1: the latency settings callsig had before
+         * issue 8, to compare on the same broker. */
+        bool old_defaults = getenv("BENCH_OLD_DEFAULTS") &&
+                            !strcmp(getenv("BENCH_OLD_DEFAULTS"), "1");
+        snprintf(extra, sizeof(extra), "livekit.api_url: \"http://127.0.0.1:%d\"\n%s",
+                 http_port,
+                 old_defaults ? "kafka.producer.linger.ms: 2\n"
+                                "kafka.consumer.fetch.wait.max.ms: 100\n"
+                              : "");
+        if (old_defaults)
+                printf("  with the latency settings before issue 8: linger.ms 2, "
+                       "fetch.wait.max.ms 100\n");
+        /* The production timer interval (500 ms), not the scenarios' 100 ms:
+         * both test stores answer the timer's range queries by scanning the
+         * calls collection, which a real MongoDB answers from its index. */
+        env_opts_t eo = {.keyed = true, .workers = o->workers, .log_level = "info",
+                         .http_port = http_port, .extra_yaml = extra,
+                         .timer_interval_ms = 500};
+        env_t *env = env_start("bcalls", &eo);
+        calls_t c = {.env = env, .workers = o->workers, .cnt = o->calls, .cap = o->calls};
+        c.calls = calloc(c.cap, sizeof(call_t));
+        env_watch(env, "ca0"); /* keyed: the one push topic of everyone */
+        /* Warm-up call on pair 0's users, then start counting. */
+        {
+                const char *inv[] = {"warm-b", NULL};
+                env_send(env, cmd_invite("warm-i", "warm-a", inv, "warm-room", NULL,
+                                         "audio", 30), NULL, -1);
+                env_expect_reply(env, "warm-a", "warm-i");
+                env_send(env, cmd_action("warm-h", "warm-a",
+                                         OPENIM__V2__SIGNAL_REQ__PAYLOAD_HUNG_UP,
+                                         "warm-room"), NULL, -1);
+                env_expect_reply(env, "warm-a", "warm-h");
+                env_seen_all(env, 200, &(size_t){0});
+                env_seen_drop(env);
+        }
+        pid_t store_pid = env_mongo_pid(env) ? env_mongo_pid(env)
+                                             : pid_from_env("BENCH_STORE_PID");
+        pid_t broker_pid = pid_from_env("BENCH_BROKER_PID");
+        int64_t cpu0 = workers_cpu(&c), self0 = self_cpu_ms();
+        int64_t store0 = store_pid ? proc_cpu_ms(store_pid) : -1;
+        int64_t broker0 = broker_pid ? proc_cpu_ms(broker_pid) : -1;
+        int64_t mongo0 = workers_metric(&c, "callsig_mongodb_commands_total");
+        int64_t t0 = wall();
+        size_t next_rss = o->rss_every;
+        int pairs = o->rate ? (o->rate > 100 ? o->rate : 100) : o->inflight;
+        size_t started = 0, finished = 0;
+
+        if (o->rate) {
+                size_t total = o->calls * CALL_STEPS;
+                for (size_t k = 0; k < total;) {
+                        int64_t due = t0 + (int64_t)((double)k * 1000.0 / o->rate);
+                        if (wall() >= due) {
+                                size_t n = k / CALL_STEPS;
+                                if (k % CALL_STEPS == 0)
+                                        c.calls[n].pair = (int)(n % (size_t)pairs);
+                                call_send(&c, n, (int)(k % CALL_STEPS));
+                                k++;
+                                continue;
+                        }
+                        calls_collect(&c, 0);
+                        int64_t wait = due - wall();
+                        if (wait > 1)
+                                calls_collect(&c, (int)(wait > 5 ? 5 : wait - 1));
+                        if (o->rss_every && k / CALL_STEPS >= next_rss) {
+                                printf("  after %zu calls: worker peak RSS %ld KiB\n",
+                                       next_rss, proc_hwm_kib(env_worker_pid(env, 0)));
+                                fflush(stdout);
+                                next_rss += o->rss_every;
+                        }
+                }
+                int64_t drain = wall() + 30000;
+                while (c.replies - c.dups < c.sent_cmds && wall() < drain)
+                        calls_collect(&c, 20);
+        } else {
+                /* Slot s runs calls one after the other on pair s. */
+                size_t trimmed = 0;
+                size_t *slot_call = calloc((size_t)o->inflight, sizeof(size_t));
+                for (int s = 0; s < o->inflight && started < o->calls; s++) {
+                        slot_call[s] = started;
+                        c.calls[started].pair = s;
+                        call_send(&c, started++, 0);
+                }
+                int64_t idle_since = wall();
+                while (finished < o->calls && wall() - idle_since < 30000) {
+                        if (!calls_collect(&c, 1))
+                                continue;
+                        idle_since = wall();
+                        for (int s = 0; s < o->inflight; s++) {
+                                call_t *call = &c.calls[slot_call[s]];
+                                if (call->step > CALL_STEPS ||
+                                    !call->replies[call->step - 1])
+                                        continue;
+                                if (call->step < CALL_STEPS) {
+                                        call_send(&c, slot_call[s], call->step);
+                                        continue;
+                                }
+                                call->step++; /* finished */
+                                finished++;
+                                if (o->rss_every && finished >= next_rss) {
+                                        printf("  after %zu calls: worker peak RSS %ld KiB\n",
+                                               next_rss, proc_hwm_kib(env_worker_pid(env, 0)));
+                                        fflush(stdout);
+                                        next_rss += o->rss_every;
+                                }
+                                if (o->rss_every && finished % 5000 == 0)
+                                        trimmed = trim_store(&c, trimmed, started);
+                                if (started < o->calls) {
+                                        slot_call[s] = started;
+                                        c.calls[started].pair = s;
+                                        call_send(&c, started++, 0);
+                                }
+                        }
+                }
+                free(slot_call);
+        }
+        int64_t t1 = wall();
+        /* Late notifications of the last calls. */
+        calls_collect(&c, 300);
+        int64_t cpu = workers_cpu(&c) - cpu0, self = self_cpu_ms() - self0;
+        int64_t store = store_pid ? proc_cpu_ms(store_pid) - store0 : -1;
+        int64_t broker = broker_pid ? proc_cpu_ms(broker_pid) - broker0 : -1;
+        int64_t mongo = workers_metric(&c, "callsig_mongodb_commands_total") - mongo0;
+
+        size_t ncmd = c.sent_cmds, nlat = 0, missing = 0, differing = 0;
+        int64_t *lat = calloc(ncmd + 1, sizeof(int64_t));
+        int64_t *step_lat[CALL_STEPS];
+        size_t step_n[CALL_STEPS] = {0};
+        int expect_notes = -1;
+        for (int s = 0; s < CALL_STEPS; s++)
+                step_lat[s] = calloc(c.cnt + o->calls + 1, sizeof(int64_t));
+        size_t note_hist_other = 0;
+        for (size_t n = 0; n < o->calls; n++) {
+                call_t *call = &c.calls[n];
+                for (int s = 0; s < CALL_STEPS; s++) {
+                        if (!call->sent[s])
+                                continue;
+                        if (!call->replies[s]) {
+                                missing++;
+                                continue;
+                        }
+                        lat[nlat++] = call->lat[s];
+                        step_lat[s][step_n[s]++] = call->lat[s];
+                }
+                if (call->replies[0] && call->replies[2]) {
+                        if (expect_notes < 0)
+                                expect_notes = call->notes;
+                        else if (call->notes != expect_notes)
+                                note_hist_other++;
+                }
+        }
+        differing = note_hist_other;
+        double secs = (double)(t1 - t0) / 1000.0;
+        printf("  %zu commands in %.2f s: %.0f commands/s (%.0f calls/s)\n", ncmd, secs,
+               (double)ncmd / secs, (double)ncmd / CALL_STEPS / secs);
+        print_dist("latency sentAt -> reply, all commands", lat, nlat);
+        static const char *const labels[CALL_STEPS] = {
+                "latency, invite", "latency, accept", "latency, hang-up"};
+        for (int s = 0; s < CALL_STEPS; s++)
+                print_dist(labels[s], step_lat[s], step_n[s]);
+        qsort(lat, nlat, sizeof(*lat), cmp64);
+        printf("  p95 %" PRId64 " ms\n", pct(lat, nlat, .95));
+        printf("  replies %zu, errors (errCode != 0) %zu, duplicates %zu, missing %zu, "
+               "notifications %zu (%d per call; %zu calls differ), stray messages %zu\n",
+               c.replies, c.errors, c.dups, missing, c.notes, expect_notes, differing,
+               c.strays);
+        printf("  worker CPU %.3f ms per command (%" PRId64 " ms in all); MongoDB round "
+               "trips %.2f per command (%" PRId64 ")\n",
+               (double)cpu / (double)ncmd, cpu, (double)mongo / (double)ncmd, mongo);
+        for (int w = 0; w < o->workers; w++)
+                printf("  worker %d peak RSS %ld KiB\n", w,
+                       proc_hwm_kib(env_worker_pid(env, w)));
+        printf("  CPU over the run: workers %.0f%%, bench (load generator) %.0f%%, store "
+               "%.0f%%, broker %.0f%% (of one core)\n",
+               100.0 * (double)cpu / (double)(t1 - t0),
+               100.0 * (double)self / (double)(t1 - t0),
+               store >= 0 ? 100.0 * (double)store / (double)(t1 - t0) : -1.0,
+               broker >= 0 ? 100.0 * (double)broker / (double)(t1 - t0) : -1.0);
+        fflush(stdout);
+        if (!o->rate)
+                store_ceiling(env, o->store, 5000, o->calls);
+        for (int s = 0; s < CALL_STEPS; s++)
+                free(step_lat[s]);
+        free(lat);
+        free(c.calls);
+        env_stop(env);
+}
+
+/* ---- the store's own ceiling ---- */
+
+/* Round trips per second the store answers one client doing, one after the
+ * other, what a worker does most: a find by _id and an update by _id. With
+ * @p calls > 0 on the run's own call records (collection "calls", as large
+ * as the run left it: the test server scans, so size matters); otherwise on
+ * a 16-document collection of its own. */
+static void store_ceiling(env_t *env, const char *label, int ms, size_t calls) {
+        mongoc_client_t *cl = mongoc_client_new(env_mongo_uri(env));
+        mongoc_collection_t *coll = mongoc_client_get_collection(
+                cl, env_mongo_db(env), calls ? "calls" : "bench_ceiling");
+        bson_error_t berr;
+        for (int i = 0; !calls && i < 16; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "r%d-%d", (int)getpid(), i);
+                bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "n", BCON_INT32(0));
+                mongoc_collection_insert_one(coll, doc, NULL, NULL, &berr);
+                bson_destroy(doc);
+        }
+        size_t ids = calls ? calls : 16;
+        int64_t t0 = wall(), end = t0 + ms;
+        long trips = 0, failed = 0;
+        for (size_t i = 0; wall() < end; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "r%d-%zu", (int)getpid(), (i * 7919) % ids);
+                bson_t *q = BCON_NEW("_id", BCON_UTF8(id));
+                bson_t *u = BCON_NEW("$inc", "{", "benchTouch", BCON_INT32(1), "}");
+                mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, q, NULL, NULL);
+                const bson_t *d;
+                while (mongoc_cursor_next(cur, &d))
+                        ;
+                if (mongoc_cursor_error(cur, &berr))
+                        failed++;
+                mongoc_cursor_destroy(cur);
+                if (!mongoc_collection_update_one(coll, q, u, NULL, NULL, &berr))
+                        failed++;
+                bson_destroy(q);
+                bson_destroy(u);
+                trips += 2;
+        }
+        double secs = (double)(wall() - t0) / 1000.0;
+        printf("  store ceiling (%s, %s): %.0f round trips/s from one client (find + "
+               "update by _id, serial; %ld failed)\n",
+               label, calls ? "the run's call records" : "16 documents",
+               (double)trips / secs, failed);
+        fflush(stdout);
+        mongoc_collection_destroy(coll);
+        mongoc_client_destroy(cl);
+}
+
 int main(int argc, char **argv) {
         const char *what = argc > 1 ? argv[1] : "all";
         signal(SIGPIPE, SIG_IGN);
@@ -350,6 +851,34 @@ int main(int argc, char **argv) {
                 first_contact(argc > 2 && strcmp(what, "all") ? atoi(argv[2]) : 200);
         if (!strcmp(what, "join"))
                 join_leave(argc > 2 ? argv[2] : "classic");
+        if (!strcmp(what, "calls")) {
+                /* calls open RATE [CALLS [WORKERS]] | calls closed K [CALLS [WORKERS]]
+                 * | calls ceiling */
+                const char *mode = argc > 2 ? argv[2] : "closed";
+                const char *store = getenv("BENCH_STORE")
+                                            ? getenv("BENCH_STORE")
+                                            : "MongoDB-wire test server";
+                if (!strcmp(mode, "ceiling")) {
+                        env_opts_t eo = {.keyed = true};
+                        env_t *env = env_start("bceil", &eo);
+                        store_ceiling(env, store, 5000, 0);
+                        env_stop(env);
+                        return 0;
+                }
+                bool open = !strcmp(mode, "open");
+                int arg = argc > 3 ? atoi(argv[3]) : open ? 100 : 64;
+                calls_opts_t co = {
+                        .store = store,
+                        .rate = open ? arg : 0,
+                        .inflight = open ? 0 : arg,
+                        .calls = argc > 4 ? (size_t)atoll(argv[4]) : 1000,
+                        .workers = argc > 5 ? atoi(argv[5]) : 1,
+                        .rss_every = getenv("BENCH_RSS_EVERY")
+                                             ? (size_t)atoll(getenv("BENCH_RSS_EVERY"))
+                                             : 0,
+                };
+                calls_run(&co);
+        }
         if (!strcmp(what, "all")) {
                 join_leave("classic");
                 join_leave("consumer");

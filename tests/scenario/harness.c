@@ -315,6 +315,14 @@ int env_free_port(void) {
         return ntohs(sin.sin_port);
 }
 
+pid_t env_worker_pid(env_t *env, int idx) {
+        return env->workers[idx];
+}
+
+pid_t env_mongo_pid(env_t *env) {
+        return env->mongo_pid;
+}
+
 int env_worker_http_port(env_t *env, int idx) {
         return env->http_port[idx];
 }
@@ -761,14 +769,14 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  "  api_secret: %s\n"
                  "  token_ttl: 600\n"
                  "signal:\n"
-                 "  timer_interval_ms: 100\n"
+                 "  timer_interval_ms: %d\n"
                  /* Generous: a scenario may hold commands back for a
                   * while (restarts, outages); 0025 tests the expiry. */
                  "  command_max_age: 300\n"
                  "push:\n"
                  "  mode: %s\n"
                  "log:\n"
-                 "  level: debug\n"
+                 "  level: %s\n"
                  "%s%s",
                  env->bootstraps, env->group,
                  opts->consumer_yaml ? opts->consumer_yaml
@@ -779,7 +787,9 @@ env_t *env_start(const char *name, const env_opts_t *opts) {
                  env->mongo_uri,
                  env->mongo_db, opts->livekit_url ? opts->livekit_url : LK_URL,
                  LK_KEY, LK_SECRET,
-                 opts->keyed ? "keyed" : "per_user", names,
+                 opts->timer_interval_ms ? opts->timer_interval_ms : 100,
+                 opts->keyed ? "keyed" : "per_user",
+                 opts->log_level ? opts->log_level : "debug", names,
                  opts->extra_yaml ? opts->extra_yaml : "");
         if (dialect_v3()) {
                 size_t used = strlen(config);
@@ -1277,7 +1287,10 @@ static char *header(const rd_kafka_message_t *rkm, const char *name) {
 static void pump(env_t *env, int ms) {
         int64_t until = env_mono_ms() + ms;
         do {
-                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(env->consumer, 20);
+                /* Slices of 20 ms; a short or zero wait stays short. */
+                int64_t left = until - env_mono_ms();
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+                        env->consumer, left >= 20 ? 20 : left > 0 ? (int)left : 0);
                 if (!rkm)
                         continue;
                 if (rkm->err) {
@@ -1366,6 +1379,12 @@ void env_expect_quiet(env_t *env, const char *user, int ms) {
                                   s->kind ? s->kind : "?", user,
                                   s->operation_id ? s->operation_id : "-");
         }
+}
+
+void env_seen_drop(env_t *env) {
+        for (size_t i = 0; i < env->seen_cnt; i++)
+                seen_clear(&env->seen[i]);
+        env->seen_cnt = 0;
 }
 
 const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp) {

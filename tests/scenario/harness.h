@@ -35,6 +35,7 @@
 #include <bson/bson.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -62,6 +63,8 @@ typedef struct env_opts_s {
                                     * NULL: session.timeout.ms 6000,
                                     * heartbeat.interval.ms 500, metadata
                                     * refresh 1000, auto commit 200 */
+        const char *log_level;   /* the workers' log.level (NULL: debug) */
+        int timer_interval_ms;   /* signal.timer_interval_ms (0: 100) */
         int http_port;           /* worker 0's http.listen port (0: a free
                                     one; 0041 picks it with env_free_port()
                                     to give livekit-server its webhook URL
@@ -118,6 +121,10 @@ int env_ms(int ms);
 /* ---- workers ---- */
 /** Starts another worker process; @returns its index. */
 int env_worker_start(env_t *env);
+/** The process id of worker @p idx (the benchmark reads its /proc). */
+pid_t env_worker_pid(env_t *env, int idx);
+/** The MongoDB-wire test server's process id; 0 with CALLSIG_TEST_MONGODB_URI. */
+pid_t env_mongo_pid(env_t *env);
 /** Sends @p sig to worker @p idx. */
 void env_worker_signal(env_t *env, int idx, int sig);
 /** Waits for worker @p idx to exit; @returns its exit code (or 128+signal);
@@ -249,6 +256,9 @@ void env_expect_quiet(env_t *env, const char *user, int ms);
 int env_count(env_t *env, const char *user, const char *op,
               const char *kind, int ms);
 
+/** Forgets every message seen so far (long benchmark runs that have
+ *  looked at them; invalidates what env_seen_all() returned). */
+void env_seen_drop(env_t *env);
 /** Polls for @p ms (scaled); @returns every message seen so far (taken or
  *  not; valid until the next harness call that polls) and their count. */
 const seen_t *env_seen_all(env_t *env, int ms, size_t *cntp);

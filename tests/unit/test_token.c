@@ -357,6 +357,20 @@ static void test_exact_claims(void) {
         free(head);
         free(body);
 
+        /* Strings that need escaping or are not ASCII (jansson encodes
+         * them) beside plain ones (copied): the same sorted, compact text. */
+        char *tok2 = mint("u1", "r/1", "A \"B\" \xc3\xa9", "{\"k\":\"v\\n\"}\x01");
+        body = token_part(tok2, 1);
+        TEST_STREQ(body, "{\"exp\":1795270060,\"iss\":\"devkey\","
+                         "\"metadata\":\"{\\\"k\\\":\\\"v\\\\n\\\"}\\u0001\","
+                         "\"name\":\"A \\\"B\\\" \xc3\xa9\","
+                         "\"nbf\":1795270000,\"sub\":\"u1\","
+                         "\"video\":{\"canPublish\":true,"
+                         "\"canPublishData\":true,\"canSubscribe\":true,"
+                         "\"room\":\"r/1\",\"roomJoin\":true}}");
+        free(body);
+        free(tok2);
+
         /* And through libjwt's typed getters. */
         TEST_ASSERT(jwt_decode(&jwt, tok, (const unsigned char *)SECRET,
                                (int)strlen(SECRET)) == 0,
