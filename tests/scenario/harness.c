@@ -302,8 +302,38 @@ static void start_mongo(env_t *env) {
 
 /* ---- workers ---- */
 
-/* A TCP port nobody listens on now (the kernel's choice). */
+/* A TCP port nobody listens on now. It is taken below the kernel's
+ * ephemeral range (ip_local_port_range): a port the kernel hands out for
+ * port 0 can be taken again, between this check and the server's bind, as
+ * the local port of any outgoing connection (a Kafka or MongoDB client),
+ * which made a worker fail with "cannot listen there". Below that range
+ * only another test's choice can collide, and the random pick with a trial
+ * bind makes that rare. */
 int env_free_port(void) {
+        static unsigned seed;
+        if (!seed)
+                seed = (unsigned)getpid() ^ (unsigned)env_mono_ms();
+        int low = 32768;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+        if (f) {
+                if (fscanf(f, "%d", &low) != 1)
+                        low = 32768;
+                fclose(f);
+        }
+        int first = 10000, span = low - first;
+        for (int attempt = 0; span > 1000 && attempt < 200; attempt++) {
+                int port = first + (int)(rand_r(&seed) % (unsigned)span);
+                int fd = socket(AF_INET, SOCK_STREAM, 0);
+                TEST_ASSERT(fd >= 0, "socket");
+                struct sockaddr_in sin = {.sin_family = AF_INET,
+                                          .sin_port = htons((uint16_t)port),
+                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                bool ok = !bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+                close(fd);
+                if (ok)
+                        return port;
+        }
+        /* an unusual range: the kernel's choice */
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         TEST_ASSERT(fd >= 0, "socket");
         struct sockaddr_in sin = {.sin_family = AF_INET,
