@@ -12,12 +12,13 @@
 # BUILD_DIR (default build) must hold a built tree; CTEST_REGEX defaults to
 # the store scenarios below. Not part of scripts/test.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
 BUILD=${1:-build}
 REGEX=${2:-'^(scenario\.(000[1-8]|0011|002[5-7]|0060|0070|008[0-2])-|v3\.)'}
 [ -f "$BUILD/CTestTestfile.cmake" ] || { echo "no build tree in $BUILD" >&2; exit 2; }
-STORE_DIR=$PWD/$BUILD/store-backend
-trap 'scripts/mongo-java-server.sh stop "$STORE_DIR" >/dev/null 2>&1 || true' EXIT
+STORE_DIR=$(cd "$BUILD" && pwd)/store-backend
+trap '"$ROOT"/scripts/mongo-java-server.sh stop "$STORE_DIR" >/dev/null 2>&1 || true' EXIT
 URI=$(scripts/mongo-java-server.sh start "$STORE_DIR")
 echo "store: mongo-java-server 1.47.0 (in-memory) at $URI"
 cd "$BUILD"
