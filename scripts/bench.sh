@@ -10,7 +10,8 @@
 #                                  join classic, join consumer,
 #                                  calls open RATE [CALLS [WORKERS]],
 #                                  calls closed K [CALLS [WORKERS]],
-#                                  calls ceiling (the store alone)
+#                                  calls ceiling (the store alone),
+#                                  history [RECORDS [REPS]]
 #   scripts/bench.sh calls         issue 8's table (docs/BENCHMARKS.md, "Calls
 #                                  end to end"): token minting against
 #                                  livekit-server-sdk, then for each store (the
@@ -23,8 +24,15 @@
 #                                  (default 0: skipped) adds a long closed-loop
 #                                  run on the fast store printing peak RSS every
 #                                  10,000 calls.
+#   scripts/bench.sh history       issue 11's table (docs/BENCHMARKS.md, "Call
+#                                  history"): the v3 history and StartApp
+#                                  queries on RECORDS (100000) seeded call
+#                                  records, REPS (default 20; 3 on the test
+#                                  server, which scans in Python) queries each,
+#                                  on mongo-java-server, then on the test
+#                                  server. HISTORY_STORES=fast or slow for one.
 #
-# BENCH_FAST_STORE=1 runs e2e calls on mongo-java-server
+# BENCH_FAST_STORE=1 runs e2e calls (and e2e history) on mongo-java-server
 # (scripts/mongo-java-server.sh) instead of the test server;
 # BENCH_OLD_DEFAULTS=1 with linger.ms 2 and fetch.wait.max.ms 100.
 #
@@ -56,6 +64,20 @@ if [ "${1:-}" = calls ]; then
   if [ "${RSS_CALLS:-0}" -gt 0 ]; then
     BENCH_FAST_STORE=1 BENCH_RSS_EVERY=10000 "$0" e2e calls closed 64 "$RSS_CALLS" 1
   fi
+  exit 0
+fi
+if [ "${1:-}" = history ]; then
+  RECORDS=${2:-100000}
+  case ${HISTORY_STORES:-both} in
+    fast) stores=1 ;; slow) stores=0 ;; *) stores="1 0" ;;
+  esac
+  for fast in $stores; do
+    reps=${3:-$([ "$fast" = 1 ] && echo 20 || echo 3)}
+    # the test server takes ~30 s a query at 100,000 records: a longer wait
+    mult=$([ "$fast" = 1 ] && echo 1 || echo 10)
+    BENCH_FAST_STORE=$fast CALLSIG_TEST_TIMEOUT_MULTIPLIER=$mult \
+      "$0" e2e history "$RECORDS" "$reps"
+  done
   exit 0
 fi
 if [ "${1:-}" != e2e ]; then

@@ -40,6 +40,20 @@
  *                           BENCH_OLD_DEFAULTS=1 uses the latency settings
  *                           from before issue 8.
  *   calls ceiling           the store's own round trips per second.
+ *   history [RECORDS [REPS]]
+ *                           (issue 11) the v3 call-history read path: seeds
+ *                           RECORDS (100,000) ended calls straight into the
+ *                           store in the shape callsig writes them (one heavy
+ *                           user in a tenth of them, a tenth of those hidden
+ *                           by that user, the rest spread over 1,000 users;
+ *                           plus a dozen stale ringing records and one
+ *                           pending invitation of the heavy user), then sends
+ *                           getSignalInvitationRecords (pages 1, 25 and 50 of
+ *                           20, page 51, sendID and time-window filters) and
+ *                           getSignalInvitationInfoStartApp REPS (20) times
+ *                           each, one at a time, to one worker in
+ *                           openim.protocol v3: latency (produce -> reply
+ *                           consumed) and MongoDB round trips per query.
  *   all                     first-contact, join classic, join consumer.
  *
  * Times are wall-clock milliseconds of one machine (the bench, the broker
@@ -53,6 +67,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "v3cmd.h"
 
 TEST_MAIN_DEFS
 
@@ -839,6 +854,281 @@ static void store_ceiling(env_t *env, const char *label, int ms, size_t calls) {
         mongoc_client_destroy(cl);
 }
 
+/* ---- the v3 call-history read path (issue 11) ---- */
+
+#define HIST_USERS 1000       /* ordinary users the records are spread over */
+#define HIST_HEAVY_EVERY 10   /* the heavy user is in every 10th record */
+#define HIST_HIDDEN_EVERY 100 /* ... and hid every 100th */
+#define HIST_STALE 12         /* the heavy user's stale ringing records */
+#define HIST_SPACING_MS 30000 /* between two records' createdAt */
+#define HIST_BATCH 1000       /* documents per insert */
+
+static void hist_part(bson_t *arr, const char *k, const char *user,
+                      const char *role, const char *state, int64_t at,
+                      int64_t ring_until) {
+        bson_t p;
+        bson_append_document_begin(arr, k, -1, &p);
+        BSON_APPEND_UTF8(&p, "userID", user);
+        BSON_APPEND_UTF8(&p, "role", role);
+        BSON_APPEND_UTF8(&p, "state", state);
+        BSON_APPEND_INT32(&p, "platformID", 5);
+        BSON_APPEND_DATE_TIME(&p, "updatedAt", at);
+        if (ring_until)
+                BSON_APPEND_DATE_TIME(&p, "ringUntil", ring_until);
+        bson_append_document_end(arr, &p);
+}
+
+static void hist_event(bson_t *arr, const char *k, const char *type,
+                       const char *user, const char *op, int64_t at) {
+        bson_t e;
+        bson_append_document_begin(arr, k, -1, &e);
+        BSON_APPEND_UTF8(&e, "type", type);
+        BSON_APPEND_UTF8(&e, "userID", user);
+        BSON_APPEND_INT32(&e, "platformID", 5);
+        BSON_APPEND_UTF8(&e, "operationID", op);
+        BSON_APPEND_UTF8(&e, "request", "");
+        BSON_APPEND_DATE_TIME(&e, "at", at);
+        BSON_APPEND_INT32(&e, "code", 0);
+        bson_append_document_end(arr, &e);
+}
+
+/* One call record in the shape store.c writes it (call_to_bson): an ended
+ * 1:1 call (accepted, hung up a minute later), or, with @p ring_until, a
+ * ringing one whose invitee rings until then. nextRingAt is null either
+ * way, so the worker's ring timer leaves the stale ones alone, as a timer
+ * that has not run yet would. */
+static bson_t *hist_doc(const char *id, const char *inviter, const char *invitee,
+                        int64_t created, int64_t ring_until, bool hidden) {
+        bson_t *d = bson_new(), arr;
+        char op[64];
+        bool ended = !ring_until;
+        BSON_APPEND_UTF8(d, "_id", id);
+        BSON_APPEND_UTF8(d, "state", ended ? "ended" : "ringing");
+        if (ended)
+                BSON_APPEND_UTF8(d, "endReason", "hung_up");
+        else
+                BSON_APPEND_NULL(d, "endReason");
+        bson_append_array_begin(d, "participants", -1, &arr);
+        hist_part(&arr, "0", inviter, "inviter", ended ? "left" : "accepted",
+                  created + 65000, 0);
+        hist_part(&arr, "1", invitee, "invitee", ended ? "left" : "ringing",
+                  created + 65000, ring_until);
+        bson_append_array_end(d, &arr);
+        if (ended) {
+                BSON_APPEND_DATE_TIME(d, "acceptedAt", created + 5000);
+                BSON_APPEND_DATE_TIME(d, "endedAt", created + 65000);
+        }
+        BSON_APPEND_NULL(d, "nextRingAt");
+        bson_append_array_begin(d, "events", -1, &arr);
+        snprintf(op, sizeof(op), "%s-i", id);
+        hist_event(&arr, "0", "invite", inviter, op, created);
+        if (ended) {
+                snprintf(op, sizeof(op), "%s-h", id);
+                hist_event(&arr, "1", "hung_up", inviter, op, created + 65000);
+        }
+        bson_append_array_end(d, &arr);
+        BSON_APPEND_INT64(d, "eventsDropped", 0);
+        BSON_APPEND_UTF8(d, "inviterUserID", inviter);
+        BSON_APPEND_UTF8(d, "groupID", "");
+        BSON_APPEND_UTF8(d, "mediaType", "video");
+        BSON_APPEND_UTF8(d, "customData", "");
+        BSON_APPEND_INT32(d, "sessionType", 1);
+        BSON_APPEND_INT32(d, "platformID", 5);
+        BSON_APPEND_INT32(d, "timeout", 30);
+        BSON_APPEND_DATE_TIME(d, "createdAt", created);
+        BSON_APPEND_DATE_TIME(d, "deadline", created + 30000);
+        BSON_APPEND_INT64(d, "rev", 1);
+        if (hidden) {
+                bson_append_array_begin(d, "hiddenFor", -1, &arr);
+                BSON_APPEND_UTF8(&arr, "0", inviter);
+                bson_append_array_end(d, &arr);
+        }
+        return d;
+}
+
+static void hist_flush(mongoc_collection_t *coll, bson_t **docs, size_t *n) {
+        bson_error_t berr;
+        bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+        const bson_t *cdocs[HIST_BATCH];
+        for (size_t i = 0; i < *n; i++)
+                cdocs[i] = docs[i];
+        if (*n && !mongoc_collection_insert_many(coll, cdocs, *n, opts, NULL, &berr))
+                TEST_FAIL("seeding: %s", berr.message);
+        bson_destroy(opts);
+        for (size_t i = 0; i < *n; i++)
+                bson_destroy(docs[i]);
+        *n = 0;
+}
+
+/* Seeds @p records ended calls, newest first from @p newest, and the
+ * heavy user's ringing records (HIST_STALE stale, one pending). The heavy
+ * user is the inviter of every other call of theirs, so the calls they hid
+ * (hiddenFor holds the inviter) are their own. */
+static void hist_seed(env_t *env, size_t records, int64_t newest) {
+        mongoc_client_t *cl = mongoc_client_new(env_mongo_uri(env));
+        mongoc_collection_t *coll =
+                mongoc_client_get_collection(cl, env_mongo_db(env), "calls");
+        bson_t *docs[HIST_BATCH];
+        size_t n = 0;
+        int64_t t0 = wall();
+        for (size_t i = 0; i < records; i++) {
+                char id[32], a[16], b[16];
+                const char *inviter = a, *invitee = b;
+                snprintf(id, sizeof(id), "h-%zu", i);
+                snprintf(a, sizeof(a), "u%04zu", i % HIST_USERS);
+                snprintf(b, sizeof(b), "u%04zu", (i * 7919 + 1) % HIST_USERS);
+                if (!strcmp(a, b))
+                        snprintf(b, sizeof(b), "u%04zu", (i + 1) % HIST_USERS);
+                bool heavy = i % HIST_HEAVY_EVERY == 0;
+                if (heavy && i % (2 * HIST_HEAVY_EVERY) == 0)
+                        inviter = "heavy";
+                else if (heavy)
+                        invitee = "heavy";
+                docs[n++] = hist_doc(id, inviter, invitee,
+                                     newest - (int64_t)i * HIST_SPACING_MS, 0,
+                                     heavy && i % HIST_HIDDEN_EVERY == 0);
+                if (n == HIST_BATCH)
+                        hist_flush(coll, docs, &n);
+        }
+        hist_flush(coll, docs, &n);
+        int64_t now = wall();
+        for (int i = 0; i <= HIST_STALE; i++) {
+                char id[32], from[16];
+                snprintf(id, sizeof(id), "ring-%d", i);
+                snprintf(from, sizeof(from), "u%04d", i);
+                /* ring-0 is pending (rings another hour); the others'
+                 * ringUntil passed */
+                docs[n++] = hist_doc(id, from, "heavy", now - 60000 * (i + 1),
+                                     i ? now - 60000 * i : now + 3600000, false);
+        }
+        hist_flush(coll, docs, &n);
+        int64_t cnt = mongoc_collection_estimated_document_count(coll, NULL, NULL,
+                                                                 NULL, NULL);
+        printf("  seeded %zu ended calls + %d ringing into %s in %.1f s "
+               "(collection: %" PRId64 " documents)\n",
+               records, HIST_STALE + 1, getenv("BENCH_STORE") ? getenv("BENCH_STORE")
+                                                              : "the test server",
+               (double)(wall() - t0) / 1000.0, cnt);
+        fflush(stdout);
+        mongoc_collection_destroy(coll);
+        mongoc_client_destroy(cl);
+}
+
+typedef struct hist_query_s {
+        const char *label;
+        int page, show;         /* getSignalInvitationRecords; page 0: StartApp */
+        const char *send_id;
+        int64_t start_ms, end_ms;
+        int code;               /* the errCode expected */
+} hist_query_t;
+
+static void hist_send(env_t *env, const char *op, const hist_query_t *q) {
+        Callsig__V1__RtcRequest rtc;
+        Openim__Rtc__GetSignalInvitationRecordsReq r;
+        Openim__Rtc__GetSignalInvitationInfoStartAppReq sa;
+        Openim__Sdkws__RequestPagination pg;
+        callsig__v1__rtc_request__init(&rtc);
+        if (!q->page) {
+                openim__rtc__get_signal_invitation_info_start_app_req__init(&sa);
+                sa.userid = (char *)(uintptr_t) "heavy";
+                rtc.payload_case =
+                        CALLSIG__V1__RTC_REQUEST__PAYLOAD_GET_SIGNAL_INVITATION_INFO_START_APP;
+                rtc.getsignalinvitationinfostartapp = &sa;
+        } else {
+                openim__rtc__get_signal_invitation_records_req__init(&r);
+                openim__sdkws__request_pagination__init(&pg);
+                pg.pagenumber = q->page;
+                pg.shownumber = q->show;
+                r.pagination = &pg;
+                r.sendid = (char *)(uintptr_t)(q->send_id ? q->send_id : "");
+                r.recvid = (char *)(uintptr_t) "";
+                r.starttime = q->start_ms;
+                r.endtime = q->end_ms;
+                rtc.payload_case =
+                        CALLSIG__V1__RTC_REQUEST__PAYLOAD_GET_SIGNAL_INVITATION_RECORDS;
+                rtc.getsignalinvitationrecords = &r;
+        }
+        v3_send(env, op, "heavy", &rtc, "heavy");
+}
+
+/* Sends @p q @p reps times, one at a time, and prints its latency, MongoDB
+ * round trips per query and what the last answer held. */
+static void hist_run(env_t *env, int qi, const hist_query_t *q, int reps) {
+        int64_t *lat = calloc((size_t)reps, sizeof(*lat));
+        int bad = 0, records = -1, total = -1;
+        bool invitation = false;
+        int64_t mongo0 = metric(env, 0, "callsig_mongodb_commands_total");
+        for (int i = 0; i < reps; i++) {
+                char op[32];
+                snprintf(op, sizeof(op), "hq%d-%d", qi, i);
+                int64_t t0 = wall();
+                hist_send(env, op, q);
+                seen_t *s = env_expect_reply(env, "heavy", op);
+                lat[i] = s->recv_ms - t0;
+                Callsig__V1__SignalReply *r = seen_reply(s);
+                if (r->errcode != q->code)
+                        bad++;
+                if (r->rtc && r->rtc->getsignalinvitationrecords) {
+                        records = (int)r->rtc->getsignalinvitationrecords->n_signalrecords;
+                        total = r->rtc->getsignalinvitationrecords->total;
+                }
+                if (r->rtc && r->rtc->getsignalinvitationinfostartapp)
+                        invitation = r->rtc->getsignalinvitationinfostartapp->invitation;
+        }
+        int64_t mongo = metric(env, 0, "callsig_mongodb_commands_total") - mongo0;
+        print_dist(q->label, lat, (size_t)reps);
+        if (q->page)
+                printf("    errCode %d as expected in %d/%d; records %d, total %d; "
+                       "MongoDB round trips / query %.2f\n",
+                       q->code, reps - bad, reps, records, total, (double)mongo / reps);
+        else
+                printf("    errCode 0 in %d/%d; invitation %s; MongoDB round trips / "
+                       "query %.2f\n",
+                       reps - bad, reps, invitation ? "found" : "NOT found",
+                       (double)mongo / reps);
+        fflush(stdout);
+        free(lat);
+}
+
+static void history(size_t records, int reps) {
+        printf("== v3 call history: %zu records, store %s, %d queries each ==\n",
+               records, getenv("BENCH_STORE") ? getenv("BENCH_STORE")
+                                              : "MongoDB-wire test server",
+               reps);
+        /* the ring timer polls the store; once a minute keeps it out of the
+         * round-trip counts */
+        env_opts_t eo = {.extra_yaml = "openim:\n  protocol: v3\n",
+                         .log_level = "info", .timer_interval_ms = 60000};
+        env_t *env = env_start("bhist", &eo);
+        env_watch(env, "heavy");
+        int64_t newest = wall() - 3600000;
+        hist_seed(env, records, newest);
+        int64_t idle0 = metric(env, 0, "callsig_mongodb_commands_total");
+        usleep(2000000);
+        printf("  idle worker: %" PRId64 " MongoDB commands in 2 s\n",
+               metric(env, 0, "callsig_mongodb_commands_total") - idle0);
+        /* a day in the middle of the heavy user's history */
+        int64_t day_end = newest - (int64_t)(records / 2) * HIST_SPACING_MS;
+        const hist_query_t qs[] = {
+                {"page 1 of 20", 1, 20, NULL, 0, 0, 0},
+                {"page 25 of 20 (skip 480)", 25, 20, NULL, 0, 0, 0},
+                {"page 50 of 20 (skip 980, the deepest)", 50, 20, NULL, 0, 0, 0},
+                {"page 10 of 100 (skip 900, the deepest)", 10, 100, NULL, 0, 0, 0},
+                {"page 51 of 20 (past 1000: refused 1001)", 51, 20, NULL, 0, 0, 1001},
+                {"sendID heavy (own calls), page 1", 1, 20, "heavy", 0, 0, 0},
+                {"sendID u0042 (rare partner), page 1", 1, 20, "u0042", 0, 0, 0},
+                {"startTime/endTime one day, page 1", 1, 20, NULL,
+                 day_end - 86400000, day_end, 0},
+                {"StartApp (12 stale ringing + 1 pending)", 0, 0, NULL, 0, 0, 0},
+        };
+        /* one unmeasured query first: connections, topic metadata */
+        hist_run(env, 99, &qs[0], 1);
+        printf("  (the line above warmed up; measured:)\n");
+        for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+                hist_run(env, (int)i, &qs[i], reps);
+        env_stop(env);
+}
+
 int main(int argc, char **argv) {
         const char *what = argc > 1 ? argv[1] : "all";
         signal(SIGPIPE, SIG_IGN);
@@ -879,6 +1169,9 @@ int main(int argc, char **argv) {
                 };
                 calls_run(&co);
         }
+        if (!strcmp(what, "history"))
+                history(argc > 2 ? (size_t)atoll(argv[2]) : 100000,
+                        argc > 3 ? atoi(argv[3]) : 20);
         if (!strcmp(what, "all")) {
                 join_leave("classic");
                 join_leave("consumer");

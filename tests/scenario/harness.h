@@ -290,7 +290,9 @@ int64_t doc_int(const bson_t *doc, const char *path);
 bool doc_has(const bson_t *doc, const char *path);
 /** Counts documents of @p coll matching the JSON @p filter. */
 int64_t env_count_docs(env_t *env, const char *coll, const char *filter_json);
-/** Runs a command on the admin database (e.g. configureFailPoint). */
+/** Runs a command on the admin database (e.g. configureFailPoint). When an
+ *  outside backend (CALLSIG_TEST_MONGODB_URI) refuses it, the test stops
+ *  here as skipped (exit 77) with the reason on stderr. */
 void env_admin_command(env_t *env, const char *json);
 
 /* ---- tokens ---- */
