@@ -56,30 +56,8 @@ fetch() {
   say "fetched $(ls "$LIBS"/*.jar | wc -l) jars in $((SECONDS - t0)) s"
 }
 
-# A port below the kernel's ephemeral range: one the kernel hands out for port
-# 0 can be taken meanwhile as the local port of an outgoing connection (and
-# the broker restarts on the same ports).
 free_port() {
-  python3 - <<'PY'
-import random, socket
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    low = 32768
-for _ in range(200):
-    port = random.randrange(10000, max(low, 11001))
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-else:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
-PY
+  python3 "$ROOT/scripts/free-port.py" tcp
 }
 
 pid_of() { # prints the broker's pid if it runs

@@ -57,32 +57,8 @@ build() {
   say "built in $((SECONDS - t0)) s: $BIN ($(du -m "$BIN" | cut -f1) MB)"
 }
 
-# A port below the kernel's ephemeral range: one the kernel hands out for port
-# 0 can be taken meanwhile as the local port of an outgoing connection.
 free_port() { # tcp|udp
-  python3 - "$1" <<'EOF'
-import random, socket, sys
-kind = socket.SOCK_STREAM if sys.argv[1] == "tcp" else socket.SOCK_DGRAM
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    low = 32768
-for _ in range(200):
-    port = random.randrange(10000, max(low, 11001))
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-else:
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-EOF
+  python3 "$ROOT/scripts/free-port.py" "$1"
 }
 
 start() {

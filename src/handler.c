@@ -114,6 +114,16 @@ cs_err_t hd_refuse(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
         return CS_OK;
 }
 
+cs_err_t hd_refuse_lookup(cs_handler_t *h, cs_outbox_t *out,
+                          const cs_command_t *cmd, cs_err_t code,
+                          const char *not_found, int64_t now, char *errstr,
+                          size_t errstr_size) {
+        return hd_refuse(h, out, cmd, code,
+                         code == CS_ERR_NOT_FOUND ? not_found
+                                                  : "sender is not in this call",
+                         now, errstr, errstr_size);
+}
+
 void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        const char *room_id, int32_t code, int64_t now) {
         char errstr[256];
@@ -196,10 +206,8 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
         cs_err_t code = call ? cs_call_check_room_lookup(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
-                err = hd_refuse(h, out, cmd, code,
-                             code == CS_ERR_NOT_FOUND ? "no live call in this group"
-                                                      : "sender is not in this call",
-                             now, errstr, errstr_size);
+                err = hd_refuse_lookup(h, out, cmd, code, "no live call in this group",
+                                       now, errstr, errstr_size);
                 goto done;
         }
 
@@ -237,10 +245,9 @@ static cs_err_t do_token(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         cs_err_t code = call ? cs_call_check_token(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
-                err = hd_refuse(h, out, cmd, code,
-                             code == CS_ERR_NOT_FOUND ? "no live call with this roomID"
-                                                      : "sender is not in this call",
-                             now, errstr, errstr_size);
+                err = hd_refuse_lookup(h, out, cmd, code,
+                                       "no live call with this roomID", now, errstr,
+                                       errstr_size);
                 goto done;
         }
         token = hd_mint(h, cmd->send_id, call->room_id, hd_participant_of(cmd),

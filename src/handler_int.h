@@ -66,6 +66,12 @@ bool hd_user_has_topic(const cs_handler_t *h, const char *user_id);
 cs_err_t hd_refuse(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
                    cs_err_t code, const char *msg, int64_t now, char *errstr,
                    size_t errstr_size);
+/** hd_refuse() for a lookup of a live call: @p code CS_ERR_NOT_FOUND says
+ *  @p not_found, any other "sender is not in this call". */
+cs_err_t hd_refuse_lookup(cs_handler_t *h, cs_outbox_t *out,
+                          const cs_command_t *cmd, cs_err_t code,
+                          const char *not_found, int64_t now, char *errstr,
+                          size_t errstr_size);
 /** Records that @p cmd changed @p room_id (after the write; failures are
  *  logged: the call record still identifies the operation). */
 void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,

@@ -125,10 +125,9 @@ static cs_err_t do_invitation_info(cs_handler_t *h, cs_command_t *cmd,
         cs_err_t code = call ? cs_call_check_room_lookup(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
-                err = hd_refuse(h, out, cmd, code,
-                                code == CS_ERR_NOT_FOUND ? "no live call with this roomID"
-                                                         : "sender is not in this call",
-                                now, errstr, errstr_size);
+                err = hd_refuse_lookup(h, out, cmd, code,
+                                       "no live call with this roomID", now, errstr,
+                                       errstr_size);
         } else {
                 view_t v;
                 view_of(h, call, &v);

@@ -1092,20 +1092,26 @@ void cs_call_list_clear(cs_call_list_t *calls) {
         calls->cnt = 0;
 }
 
-cs_err_t cs_store_load_calls(cs_store_t *store, char *const *ids, size_t n,
-                             cs_call_list_t *calls, char *errstr,
-                             size_t errstr_size) {
-        bson_t filter = BSON_INITIALIZER, id, in;
+/* Appends `_id: {$in: [ids...]}` to @p filter. */
+static void append_id_in(bson_t *filter, char *const *ids, size_t n) {
+        bson_t id, in;
         char idx[16];
         const char *k;
-        bson_append_document_begin(&filter, "_id", -1, &id);
+        bson_append_document_begin(filter, "_id", -1, &id);
         bson_append_array_begin(&id, "$in", -1, &in);
         for (size_t i = 0; i < n; i++) {
                 bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
                 bson_append_utf8(&in, k, -1, ids[i], -1);
         }
         bson_append_array_end(&id, &in);
-        bson_append_document_end(&filter, &id);
+        bson_append_document_end(filter, &id);
+}
+
+cs_err_t cs_store_load_calls(cs_store_t *store, char *const *ids, size_t n,
+                             cs_call_list_t *calls, char *errstr,
+                             size_t errstr_size) {
+        bson_t filter = BSON_INITIALIZER;
+        append_id_in(&filter, ids, n);
         cs_err_t err = find_calls(store, &filter, NULL, calls, errstr, errstr_size);
         bson_destroy(&filter);
         return err;
@@ -1211,18 +1217,9 @@ cs_err_t cs_store_hide_calls(cs_store_t *store, const char *user_id,
                              size_t errstr_size) {
         lease_t l;
         bson_error_t berr;
-        bson_t filter = BSON_INITIALIZER, id, in;
-        char idx[16];
-        const char *k;
+        bson_t filter = BSON_INITIALIZER;
         cs_err_t err = CS_OK;
-        bson_append_document_begin(&filter, "_id", -1, &id);
-        bson_append_array_begin(&id, "$in", -1, &in);
-        for (size_t i = 0; i < n; i++) {
-                bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
-                bson_append_utf8(&in, k, -1, ids[i], -1);
-        }
-        bson_append_array_end(&id, &in);
-        bson_append_document_end(&filter, &id);
+        append_id_in(&filter, ids, n);
         /* only ended calls the user took part in */
         BSON_APPEND_UTF8(&filter, "state", "ended");
         BSON_APPEND_UTF8(&filter, "participants.userID", user_id);
