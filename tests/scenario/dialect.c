@@ -197,6 +197,13 @@ uint8_t *dialect_command_to_v3(const Callsig__V1__SignalCommand *cmd,
                         rtc.payload_case = CALLSIG__V1__RTC_REQUEST__PAYLOAD_GET_ROOM_BY_GROUP_ID;
                         rtc.getroombygroupid = (Openim__Rtc__SignalGetRoomByGroupIDReq *)made;
                         break;
+                case OPENIM__V2__SIGNAL_REQ__PAYLOAD_SEND_CUSTOM_SIGNAL:
+                        /* v3's request has no recvUserIDs: to everyone else */
+                        made = convert(&req->sendcustomsignal->base,
+                                       &openim__rtc__signal_send_custom_signal_req__descriptor);
+                        rtc.payload_case = CALLSIG__V1__RTC_REQUEST__PAYLOAD_SEND_CUSTOM_SIGNAL;
+                        rtc.sendcustomsignal = (Openim__Rtc__SignalSendCustomSignalReq *)made;
+                        break;
                 case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_CONNECTED_REQ:
                 case OPENIM__V2__SIGNAL_REQ__PAYLOAD_ON_ROOM_PARTICIPANT_DISCONNECTED_REQ:
                         return pack(&cmd->base, lenp); /* v3 has none: stays v2 */
@@ -216,6 +223,8 @@ uint8_t *dialect_command_to_v3(const Callsig__V1__SignalCommand *cmd,
 
 /* v3 notification content of content type @p ct as v2 SignalReq bytes. */
 static void content_to_v2(int32_t ct, ProtobufCBinaryData *content) {
+        if (ct == 1605)
+                return; /* SignalSendCustomSignalReq: the same bytes in v2 */
         const ProtobufCMessageDescriptor *sd =
                 ct == 1602   ? &openim__rtc__signal_on_room_participant_connected_req__descriptor
                 : ct == 1603 ? &openim__rtc__signal_on_room_participant_disconnected_req__descriptor
@@ -272,6 +281,17 @@ Callsig__V1__PushMessage *dialect_push_to_v2(Callsig__V1__PushMessage *push) {
                         resp->getroombygroupid = (void *)convert(
                                 &rtc->getroombygroupid->base,
                                 &openim__v2__signal_get_room_by_group_idreply__descriptor);
+                        made = &resp->base;
+                        reply.resp = resp;
+                } else if (rtc->payload_case ==
+                           CALLSIG__V1__RTC_RESPONSE__PAYLOAD_SEND_CUSTOM_SIGNAL) {
+                        Openim__V2__SignalResp *resp = calloc(1, sizeof(*resp));
+                        Openim__V2__SignalSendCustomSignalReply *m = calloc(1, sizeof(*m));
+                        TEST_ASSERT(resp && m, "out of memory");
+                        openim__v2__signal_resp__init(resp);
+                        openim__v2__signal_send_custom_signal_reply__init(m);
+                        resp->payload_case = OPENIM__V2__SIGNAL_RESP__PAYLOAD_SEND_CUSTOM_SIGNAL;
+                        resp->sendcustomsignal = m;
                         made = &resp->base;
                         reply.resp = resp;
                 }
