@@ -110,24 +110,10 @@ static void print_dist(const char *label, int64_t *v, size_t n) {
         fflush(stdout);
 }
 
-static char *slurp(const char *path) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return strdup("");
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *s = malloc((size_t)n + 1);
-        size_t got = fread(s, 1, (size_t)n, f);
-        s[got] = '\0';
-        fclose(f);
-        return s;
-}
-
 static char *worker_log(env_t *env, int idx) {
         char path[400];
         snprintf(path, sizeof(path), "%s/worker%d.log", env_dir(env), idx);
-        return slurp(path);
+        return env_read_file(path);
 }
 
 /* ---- (a) first contact ---- */

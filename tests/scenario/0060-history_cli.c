@@ -44,18 +44,10 @@ typedef struct run_s {
 
 static env_t *env;
 
+/* The output a run wrote (the file must exist: the run made it). */
 static char *slurp(const char *path) {
-        FILE *fp = fopen(path, "rb");
-        TEST_ASSERT(fp, "open %s", path);
-        fseek(fp, 0, SEEK_END);
-        long len = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        char *buf = malloc((size_t)len + 1);
-        TEST_ASSERT(buf, "malloc");
-        size_t n = fread(buf, 1, (size_t)len, fp);
-        buf[n] = '\0';
-        fclose(fp);
-        return buf;
+        TEST_ASSERT(access(path, F_OK) == 0, "open %s", path);
+        return env_read_file(path);
 }
 
 /* Runs callsig with --config <the environment's file> and @p args

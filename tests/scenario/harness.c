@@ -125,7 +125,7 @@ const char *env_source_path(const char *rel) {
 
 /* ---- files ---- */
 
-static char *read_file(const char *path) {
+char *env_read_file(const char *path) {
         FILE *fp = fopen(path, "rb");
         if (!fp)
                 return xstrdup("");
@@ -282,7 +282,7 @@ static void start_mongo(env_t *env) {
         env->mongo_pid = pid;
         int64_t deadline = env_mono_ms() + env_ms(15000);
         while (env_mono_ms() < deadline) {
-                char *port = read_file(port_file);
+                char *port = env_read_file(port_file);
                 if (port[0]) {
                         snprintf(env->mongo_uri, sizeof(env->mongo_uri),
                                  "mongodb://127.0.0.1:%d/", atoi(port));
@@ -292,7 +292,7 @@ static void start_mongo(env_t *env) {
                 free(port);
                 int status;
                 if (waitpid(pid, &status, WNOHANG) == pid) {
-                        char *log = read_file(log_path);
+                        char *log = env_read_file(log_path);
                         TEST_FAIL("mockmongod exited early:\n%s", log);
                 }
                 sleep_ms(20);
@@ -467,7 +467,7 @@ int env_worker_wait(env_t *env, int idx, int timeout_ms) {
 static char *worker_log(env_t *env, int idx) {
         char log_path[300];
         snprintf(log_path, sizeof(log_path), "%s/worker%d.log", env->dir, idx);
-        return read_file(log_path);
+        return env_read_file(log_path);
 }
 
 int env_worker_log_count(env_t *env, int idx, const char *needle) {
@@ -554,7 +554,7 @@ static const char *real_bootstrap(void) {
                     "CALLSIG_TEST_KAFKA_BOOTSTRAP or CALLSIG_TEST_KAFKA_DIR");
         char path[512];
         snprintf(path, sizeof(path), "%s/bootstrap", dir);
-        char *text = read_file(path);
+        char *text = env_read_file(path);
         snprintf(buf, sizeof(buf), "%s", text);
         free(text);
         buf[strcspn(buf, "\r\n")] = '\0';
@@ -575,7 +575,7 @@ static void env_broker(const char *verb, env_t *env) {
         char log[400];
         snprintf(log, sizeof(log), "%s/script.log", env->dir);
         if (rc != 0) {
-                char *text = read_file(log);
+                char *text = env_read_file(log);
                 TEST_FAIL("kafka-broker.sh %s failed (%d):\n%s", verb, rc, text);
         }
         TEST_SAY("kafka-broker.sh %s: %lld ms", verb, (long long)(env_mono_ms() - t0));
@@ -586,7 +586,7 @@ static void start_own_broker(env_t *env) {
         env_broker("start", env);
         char path[400];
         snprintf(path, sizeof(path), "%s/last.out", env->dir);
-        char *text = read_file(path);
+        char *text = env_read_file(path);
         text[strcspn(text, "\r\n")] = '\0';
         TEST_ASSERT(text[0], "kafka-broker.sh start printed no address");
         env->bootstraps = text;
@@ -1598,7 +1598,7 @@ void env_verify_tokens(env_t *env) {
         for (size_t i = 0; i < env->token_cnt; i++)
                 fprintf(fp, "%s %s %s\n", env->tokens[i].token, LK_KEY, LK_SECRET);
         int status = pclose(fp);
-        char *out = read_file(out_path);
+        char *out = env_read_file(out_path);
         TEST_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                     "livekit-server-sdk rejected a token (exit %d):\n%s",
                     WEXITSTATUS(status), out);

@@ -151,6 +151,9 @@ typedef struct http_reply_s {
 } http_reply_t;
 
 /** @returns a TCP port of 127.0.0.1 that was free a moment ago. */
+/** @returns the whole file at @p path (owned; "" when it cannot be
+ *  opened). */
+char *env_read_file(const char *path);
 int env_free_port(void);
 /** @returns worker @p idx's http.listen port. */
 int env_worker_http_port(env_t *env, int idx);

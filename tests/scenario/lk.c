@@ -25,21 +25,6 @@ static int checks;
 static bool in_participants;
 static int participants;
 
-static char *slurp(const char *path) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp)
-                return strdup("");
-        fseek(fp, 0, SEEK_END);
-        long len = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        char *buf = malloc((size_t)len + 1);
-        TEST_ASSERT(buf, "malloc");
-        size_t n = fread(buf, 1, (size_t)len, fp);
-        buf[n] = '\0';
-        fclose(fp);
-        return buf;
-}
-
 const char *lk_server_bin(void) {
         static char path[1024];
         const char *env = getenv("CALLSIG_LIVEKIT_BIN");
@@ -71,11 +56,11 @@ const char *lk_server_start_webhook(const char *webhook_url) {
         int64_t t0 = env_mono_ms();
         int rc = system(cmd);
         snprintf(path, sizeof(path), "%s/start.log", dir);
-        char *log = slurp(path);
+        char *log = env_read_file(path);
         TEST_ASSERT(rc == 0, "livekit-server.sh start failed (%d):\n%s", rc, log);
         free(log);
         snprintf(path, sizeof(path), "%s/url", dir);
-        char *text = slurp(path);
+        char *text = env_read_file(path);
         text[strcspn(text, "\n")] = '\0';
         TEST_ASSERT(strncmp(text, "ws://127.0.0.1:", 15) == 0, "url '%s'", text);
         snprintf(url, sizeof(url), "%s", text);
@@ -174,7 +159,7 @@ char *lk_spec_run(bool *okp, int64_t *msp) {
         *okp = WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
         char path[300];
         snprintf(path, sizeof(path), "%s/join-result.txt", dir);
-        return slurp(path);
+        return env_read_file(path);
 }
 
 /* ---- sessions ---- */
@@ -261,7 +246,7 @@ char *lk_sess_find(lk_sess_t *sess, const char *event, const char *identity,
                    const char *other) {
         char path[512];
         sess_path(sess, "result.txt", path, sizeof(path));
-        char *all = slurp(path);
+        char *all = env_read_file(path);
         char *found = NULL;
         for (char *line = strtok(all, "\n"); line && !found; line = strtok(NULL, "\n")) {
                 if (strncmp(line, "RESULT ", 7))
@@ -287,7 +272,7 @@ char *lk_sess_wait(lk_sess_t *sess, const char *event, const char *identity,
                 if (env_mono_ms() > end || waitpid(sess->pid, &status, WNOHANG) == sess->pid) {
                         char path[512];
                         sess_path(sess, "result.txt", path, sizeof(path));
-                        char *all = slurp(path);
+                        char *all = env_read_file(path);
                         TEST_FAIL("session %s: no %s of %s%s%s within %d ms; "
                                   "events so far:\n%s(log %s/%s-join.log)",
                                   sess->name, event, identity, other ? " about " : "",
@@ -311,7 +296,7 @@ bool lk_sess_end(lk_sess_t *sess, char **resultp) {
         char path[512];
         sess_path(sess, "result.txt", path, sizeof(path));
         if (resultp)
-                *resultp = slurp(path);
+                *resultp = env_read_file(path);
         json_decref(sess->check);
         free(sess);
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
