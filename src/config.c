@@ -183,6 +183,23 @@ static const cs_prop_t cs_props[] = {
      1000, NULL, 0,
      "Attempts at one command while MongoDB or Kafka keep failing; after the "
      "last one it is answered 1009 and copied to the dead-letter topic."},
+    {"signal.concurrency", CS_PROP_INT, CS_OFF(signal_concurrency), "8", 1, 256,
+     NULL, 0,
+     "Handler threads of one worker: commands of different rooms (and the "
+     "ring timer, and LiveKit events) run side by side, those of one room in "
+     "order (docs/CONCURRENCY.md); each thread uses its own MongoDB "
+     "connection from the pool while it runs. 1: one at a time."},
+    {"signal.max_in_flight", CS_PROP_INT, CS_OFF(signal_max_in_flight), "256",
+     1, 100000, NULL, 0,
+     "Messages one worker takes from Kafka and has not finished (queued in "
+     "their room or running); at this many it stops fetching until half are "
+     "done."},
+    {"signal.revoke_drain_ms", CS_PROP_INT, CS_OFF(signal_revoke_drain_ms),
+     "5000", 0, 600000, NULL, 0,
+     "When a rebalance takes partitions away, how long the worker waits for "
+     "their commands under way to finish (and their offsets to be "
+     "committed) before it lets them go; the new owner handles the rest "
+     "again, with the same answers. Milliseconds."},
     {"signal.custom_max_bytes", CS_PROP_INT, CS_OFF(signal_custom_max_bytes),
      "32768", 1, 262144, NULL, 0,
      "Largest `customInfo` of a custom signal (sendCustomSignal), bytes; a "

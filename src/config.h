@@ -71,6 +71,9 @@ typedef struct cs_config_s {
         int64_t signal_operation_retention; /* seconds operations are remembered */
         int64_t signal_command_max_age; /* seconds after sentAt a command expires; 0 never */
         int64_t signal_max_attempts; /* tries of one command before 1009 */
+        int64_t signal_concurrency;   /* handler threads: rooms side by side */
+        int64_t signal_max_in_flight; /* messages taken and not finished */
+        int64_t signal_revoke_drain_ms; /* wait for a revoked partition's work */
         int64_t signal_custom_max_bytes;  /* largest customInfo */
         int64_t signal_custom_per_minute; /* custom signals per sender per call */
 

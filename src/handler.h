@@ -14,7 +14,11 @@
  * was stored: notifications byte-identical, the reply with the same code and
  * fields (a token in it freshly minted).
  *
- * @locality the worker thread; a handler is not shared between threads.
+ * @locality any thread: the worker's lane threads share one handler, on
+ * different rooms at a time (its state is the configuration, the store's
+ * client pool, the locked custom-signal limiter and RoomService queue).
+ * cs_handler_timer() and cs_handler_timer_delivered() are called by one
+ * thread at a time (the timer has a lane of its own).
  */
 #ifndef CALLSIG_HANDLER_H
 #define CALLSIG_HANDLER_H

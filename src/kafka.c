@@ -1,13 +1,17 @@
 /*
- * kafka.c: consumer group, idempotent producer, delivery waits, rewinds.
+ * kafka.c: consumer group, idempotent producer, delivery waits.
  *
- * Every librdkafka callback here runs on the worker thread, inside
- * rd_kafka_consumer_poll() (rebalance, consumer logs and errors) or
- * rd_kafka_poll() on the producer (delivery reports, producer logs and
- * errors), because both clients are polled from that thread only.
+ * Threads: the consumer is polled by the worker's main thread only, so the
+ * rebalance, consumer log and error callbacks run there. The producer is
+ * polled by its own thread (producer_main()), which runs the delivery
+ * reports and signals the handler threads waiting in cs_kafka_deliver();
+ * a wait sees only its own messages' reports, so the acknowledgements of
+ * all commands in flight travel together.
  */
 #include "kafka.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +34,11 @@
  * above the producer's message.timeout.ms so that normally every message
  * gets its own report first. */
 #define DELIVERY_WAIT_MARGIN_MS 5000
-/* While a delivery wait goes on, the consumer is polled at least this
- * often (far below any sensible max.poll.interval.ms). */
-#define KEEPALIVE_MS 1000
-/* A rewind whose seek failed is sought again after this long. */
-#define SEEK_RETRY_MS 500
-#define SEEK_TIMEOUT_MS 5000
 /* Room left in a cut dead letter for librdkafka's per-message framing. */
 #define DEAD_LETTER_SLACK 1024
 /* The consumer reads topics.commands and topics.livekit_events. The
- * per-partition state (watermark, pauses, failure counts) is keyed by one
- * int32: the partition number, with this bit set for the events topic. */
+ * per-partition state (the watermark) is keyed by one int32: the partition
+ * number, with this bit set for the events topic. */
 #define EVENTS_BIT 0x40000000
 /* librdkafka statistics (consumer lag) every this many ms. */
 #define STATS_INTERVAL_MS "5000"
@@ -56,37 +54,29 @@
  * auto-creation for this long before CreateTopics is tried again. */
 #define CREATE_BACKOFF_MS 60000
 
-/* A partition paused by callsig for a retry backoff. */
-typedef struct paused_s {
-        int32_t partition;
-        int64_t offset;    /* the rewind target */
-        bool seek_pending; /* the seek to offset did not take yet */
-        int64_t resume_at; /* monotonic ms */
-} paused_t;
-
-/* Failed attempts at the command at @p offset of @p partition. */
-typedef struct failures_s {
-        int32_t partition;
-        int64_t offset;
-        int cnt;
-} failures_t;
-
 struct cs_kafka_s {
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
         char *topic;             /* topics.commands */
         char *events_topic;      /* topics.livekit_events */
-        cs_watermark_t *wm;
-        paused_t *paused;
-        size_t paused_cnt;
-        failures_t *failures;    /* at most one per partition */
-        size_t failures_cnt;
-        int hold;                /* cs_kafka_hold() depth */
-        int64_t last_poll;       /* last consumer poll, monotonic ms */
+        cs_watermark_t *wm;      /* main thread */
+        bool hold;               /* cs_kafka_hold(): main thread */
+        cs_kafka_revoke_cb *on_revoke; /* main thread */
+        void *revoke_opaque;
         int delivery_timeout_ms; /* producer message.timeout.ms */
         int max_msg_bytes;       /* producer message.max.bytes */
-        bool fatal;
-        /* First contact (per_user mode only; NULL in keyed mode). */
+        atomic_bool fatal;
+        /* The producer's poll thread and the delivery waits. */
+        pthread_t poller;
+        bool poller_started;
+        atomic_bool poller_stop;
+        pthread_mutex_t dr_lock;
+        pthread_cond_t dr_cond;  /* a delivery report arrived */
+        /* First contact (per_user mode only; NULL in keyed mode). One
+         * preparation at a time (prepare_lock); the cache has its own lock
+         * because delivery reports remove from it. */
+        pthread_mutex_t prepare_lock;
+        pthread_mutex_t known_lock;
         cs_topiccache_t *known;  /* push topics known to exist */
         int topic_partitions;    /* push.topic_partitions */
         int topic_replication;   /* push.topic_replication */
@@ -96,19 +86,32 @@ struct cs_kafka_s {
         bool create_warned;      /* a refused CreateTopics was logged */
 };
 
-/* Counts the answers of one cs_kafka_deliver() call. */
-typedef struct delivery_s {
-        size_t pending;
-        size_t failed;
-        size_t permanent;  /* failures that trying again cannot fix */
-        rd_kafka_resp_err_t last_err;
-} delivery_t;
+typedef struct delivery_s delivery_t;
 
 /* One message of a cs_kafka_deliver() call (the delivery report's opaque). */
 typedef struct slot_s {
         delivery_t *d;
         bool acked;
 } slot_t;
+
+/* The answers of one cs_kafka_deliver() call, under dr_lock. It is freed by
+ * whoever drops the last reference: the call and every message still
+ * unreported hold one, so a wait that gives up never leaves a report
+ * pointing at freed memory. */
+struct delivery_s {
+        size_t refs;
+        size_t pending;
+        size_t failed;
+        size_t permanent;  /* failures that trying again cannot fix */
+        rd_kafka_resp_err_t last_err;
+        slot_t slots[];
+};
+
+/* Drops one reference to @p d (dr_lock held). */
+static void delivery_unref(delivery_t *d) {
+        if (--d->refs == 0)
+                free(d);
+}
 
 /* Broker answers that the same message will get again however often it is
  * produced (librdkafka already waited out topic creation and metadata
@@ -165,7 +168,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                 rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
                 cs_log(CS_LOG_ERR, "KAFKA", "fatal error %s: %s",
                        rd_kafka_err2name(ferr), fatal);
-                k->fatal = true;
+                atomic_store(&k->fatal, true);
                 return;
         }
         /* Brokers going away and coming back are retried by librdkafka. */
@@ -173,6 +176,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* On the producer's poll thread. */
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                       void *opaque) {
         (void)rk;
@@ -180,22 +184,39 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         slot_t *slot = rkm->_private;
         if (!slot)
                 return;
-        delivery_t *d = slot->d;
-        if (!rkm->err)
-                slot->acked = true;
         if (rkm->err) {
-                d->failed++;
-                if (is_permanent_delivery_error(rkm->err))
-                        d->permanent++;
-                d->last_err = rkm->err;
                 cs_log(CS_LOG_WARN, "KAFKA", "delivery to %s failed: %s",
                        rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
                 /* Deleted since it was prepared: prepare it again next time. */
                 if (k->known && (rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                                 rkm->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC))
+                                 rkm->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)) {
+                        pthread_mutex_lock(&k->known_lock);
                         cs_topiccache_remove(k->known, rd_kafka_topic_name(rkm->rkt));
+                        pthread_mutex_unlock(&k->known_lock);
+                }
+        }
+        pthread_mutex_lock(&k->dr_lock);
+        delivery_t *d = slot->d;
+        if (!rkm->err) {
+                slot->acked = true;
+        } else {
+                d->failed++;
+                if (is_permanent_delivery_error(rkm->err))
+                        d->permanent++;
+                d->last_err = rkm->err;
         }
         d->pending--;
+        delivery_unref(d);
+        pthread_cond_broadcast(&k->dr_cond);
+        pthread_mutex_unlock(&k->dr_lock);
+}
+
+/* The producer's poll thread: delivery reports, producer logs and errors. */
+static void *producer_main(void *arg) {
+        cs_kafka_t *k = arg;
+        while (!atomic_load(&k->poller_stop))
+                rd_kafka_poll(k->producer, 100);
+        return NULL;
 }
 
 /* librdkafka statistics of the consumer: the lag per partition. Returns 0:
@@ -207,28 +228,11 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) {
         return 0;
 }
 
-static void forget_failures(cs_kafka_t *k, int32_t partition) {
-        for (size_t j = 0; j < k->failures_cnt; j++) {
-                if (k->failures[j].partition == partition) {
-                        k->failures[j--] = k->failures[--k->failures_cnt];
-                }
-        }
-}
-
 static void forget_partitions(cs_kafka_t *k,
                               const rd_kafka_topic_partition_list_t *parts) {
-        for (int i = 0; i < parts->cnt; i++) {
-                int32_t partition = pkey(k, parts->elems[i].topic,
-                                         parts->elems[i].partition);
-                cs_watermark_forget(k->wm, partition);
-                forget_failures(k, partition);
-                for (size_t j = 0; j < k->paused_cnt; j++) {
-                        if (k->paused[j].partition == partition) {
-                                k->paused[j] = k->paused[--k->paused_cnt];
-                                j--;
-                        }
-                }
-        }
+        for (int i = 0; i < parts->cnt; i++)
+                cs_watermark_forget(k->wm, pkey(k, parts->elems[i].topic,
+                                                parts->elems[i].partition));
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -251,11 +255,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 else
                         aerr = rd_kafka_assign(rk, parts);
                 /* librdkafka keeps a partition's pause flag across an
-                 * unassign: a partition paused for a backoff that this
-                 * rebalance interrupted (its entry is forgotten) would
-                 * stay paused for good if it came back to us. Every newly
-                 * assigned partition starts from its committed offset, so
-                 * it is resumed now, or paused while the worker holds. */
+                 * unassign: a partition paused while the worker held would
+                 * stay paused for good if it came back after the hold
+                 * ended. Every newly assigned partition starts from its
+                 * committed offset, so it is resumed now, or paused while
+                 * the worker holds. */
                 if (!error && !aerr) {
                         if (k->hold)
                                 rd_kafka_pause_partitions(rk, parts);
@@ -265,6 +269,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
                 cs_log(CS_LOG_INFO, "KAFKA", "revoked %d partition(s) of %s",
                        parts->cnt, k->topic);
+                /* The worker drains or abandons their work in flight and
+                 * stores what finished, before the unassign commits it. */
+                if (k->on_revoke)
+                        k->on_revoke(parts, k->revoke_opaque);
                 forget_partitions(k, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_unassign(rk, parts);
@@ -304,6 +312,14 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
         k->topic = cs_xstrdup(conf->topic_commands);
         k->events_topic = cs_xstrdup(conf->topic_livekit_events);
         k->wm = cs_watermark_new();
+        pthread_mutex_init(&k->dr_lock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&k->dr_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        pthread_mutex_init(&k->prepare_lock, NULL);
+        pthread_mutex_init(&k->known_lock, NULL);
 
         rconf = cs_clientconf_producer(conf, errstr, errstr_size);
         if (!rconf)
@@ -325,6 +341,11 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
                 rd_kafka_conf_destroy(rconf);
                 goto fail;
         }
+        if (pthread_create(&k->poller, NULL, producer_main, k)) {
+                snprintf(errstr, errstr_size, "producer: cannot start its poll thread");
+                goto fail;
+        }
+        k->poller_started = true;
 
         if (conf->push_mode == CS_PUSH_PER_USER) {
                 k->known = cs_topiccache_new(KNOWN_TOPICS_MAX);
@@ -370,17 +391,30 @@ fail:
         return NULL;
 }
 
+/* Stops the producer's poll thread (the last reports are served by
+ * rd_kafka_flush() or dropped by rd_kafka_destroy()). */
+static void stop_poller(cs_kafka_t *k) {
+        if (!k->poller_started)
+                return;
+        atomic_store(&k->poller_stop, true);
+        pthread_join(k->poller, NULL);
+        k->poller_started = false;
+}
+
 void cs_kafka_destroy(cs_kafka_t *k) {
         if (!k)
                 return;
+        stop_poller(k);
         if (k->consumer)
                 rd_kafka_destroy(k->consumer);
         if (k->producer)
                 rd_kafka_destroy(k->producer);
         cs_watermark_destroy(k->wm);
         cs_topiccache_destroy(k->known);
-        free(k->paused);
-        free(k->failures);
+        pthread_mutex_destroy(&k->dr_lock);
+        pthread_cond_destroy(&k->dr_cond);
+        pthread_mutex_destroy(&k->prepare_lock);
+        pthread_mutex_destroy(&k->known_lock);
         free(k->topic);
         free(k->events_topic);
         free(k);
@@ -388,112 +422,8 @@ void cs_kafka_destroy(cs_kafka_t *k) {
 
 /* ---- consuming ---- */
 
-/* A list holding the partition whose key (pkey()) is @p partition. */
-static rd_kafka_topic_partition_list_t *one_partition(const cs_kafka_t *k,
-                                                      int32_t partition) {
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(parts,
-                                          partition & EVENTS_BIT ? k->events_topic : k->topic,
-                                          partition & ~EVENTS_BIT);
-        return parts;
-}
-
-/* Seeks @p partition to @p offset. @returns false if the seek did not take:
- * the call failed as a whole, or the partition's own element carries an
- * error (rd_kafka_seek_partitions() reports per partition there). */
-static bool seek_to(cs_kafka_t *k, int32_t partition, int64_t offset) {
-        rd_kafka_topic_partition_list_t *parts = one_partition(k, partition);
-        parts->elems[0].offset = offset;
-        rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts,
-                                                           SEEK_TIMEOUT_MS);
-        bool ok = true;
-        if (error) {
-                cs_log(CS_LOG_WARN, "KAFKA", "rewind [%d] to %lld: %s",
-                       (int)partition, (long long)offset,
-                       rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-                ok = false;
-        } else if (parts->elems[0].err) {
-                cs_log(CS_LOG_WARN, "KAFKA", "rewind [%d] to %lld: %s",
-                       (int)partition, (long long)offset,
-                       rd_kafka_err2str(parts->elems[0].err));
-                ok = false;
-        }
-        rd_kafka_topic_partition_list_destroy(parts);
-        return ok;
-}
-
-/*
- * Pauses @p partition, seeks it back to @p offset and records that it is
- * resumed at @p resume_at. A seek that does not take is NOT ignored:
- * resuming would fetch from after the command that must come again and so
- * skip it (its offset would even be committed with a later one). The
- * partition stays paused and the seek is tried again, every SEEK_RETRY_MS,
- * before it is resumed; a partition that is revoked meanwhile is simply
- * forgotten (its next owner starts from the committed offset, which is
- * never past an unfinished command).
- */
-static void rewind_partition(cs_kafka_t *k, int32_t partition, int64_t offset,
-                             int64_t resume_at) {
-        rd_kafka_topic_partition_list_t *parts = one_partition(k, partition);
-        rd_kafka_pause_partitions(k->consumer, parts);
-        rd_kafka_topic_partition_list_destroy(parts);
-        paused_t *p = NULL;
-        for (size_t i = 0; i < k->paused_cnt; i++)
-                if (k->paused[i].partition == partition)
-                        p = &k->paused[i];
-        if (p) {
-                /* Already paused (a message fetched before the pause took
-                 * effect): the earliest target and the latest resume. */
-                if (offset < p->offset)
-                        p->offset = offset;
-                p->seek_pending = true;
-                if (resume_at > p->resume_at)
-                        p->resume_at = resume_at;
-        } else {
-                k->paused = cs_xrealloc(k->paused, (k->paused_cnt + 1) * sizeof(*k->paused));
-                p = &k->paused[k->paused_cnt++];
-                p->partition = partition;
-                p->offset = offset;
-                p->seek_pending = true;
-                p->resume_at = resume_at;
-        }
-        if (p->seek_pending && seek_to(k, partition, p->offset))
-                p->seek_pending = false;
-        if (p->seek_pending)
-                cs_log(CS_LOG_WARN, "KAFKA",
-                       "[%d] stays paused until its rewind to %lld takes",
-                       (int)partition, (long long)p->offset);
-}
-
-static void resume_due(cs_kafka_t *k) {
-        int64_t now = mono_ms();
-        for (size_t i = 0; i < k->paused_cnt; i++) {
-                paused_t *p = &k->paused[i];
-                if (p->resume_at > now)
-                        continue;
-                if (p->seek_pending) {
-                        if (!seek_to(k, p->partition, p->offset)) {
-                                p->resume_at = now + SEEK_RETRY_MS;
-                                continue;
-                        }
-                        p->seek_pending = false;
-                        cs_log(CS_LOG_INFO, "KAFKA", "[%d] rewound to %lld",
-                               (int)p->partition, (long long)p->offset);
-                }
-                rd_kafka_topic_partition_list_t *parts = one_partition(k, p->partition);
-                rd_kafka_resume_partitions(k->consumer, parts);
-                rd_kafka_topic_partition_list_destroy(parts);
-                k->paused[i--] = k->paused[--k->paused_cnt];
-        }
-}
-
 rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms) {
-        if (!k->hold)
-                resume_due(k);
-        cs_metrics_set_paused((int64_t)k->paused_cnt);
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(k->consumer, timeout_ms);
-        k->last_poll = mono_ms();
         if (!rkm)
                 return NULL;
         if (rkm->err) {
@@ -503,15 +433,20 @@ rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms) {
                 rd_kafka_message_destroy(rkm);
                 return NULL;
         }
-        if (k->hold) {
-                /* Fetched before the pause took effect: it comes again. */
-                cs_log(CS_LOG_DEBUG, "KAFKA", "held: [%d]@%lld comes again later",
-                       (int)rkm->partition, (long long)rkm->offset);
-                rewind_partition(k, rkm_key(k, rkm), rkm->offset, mono_ms());
-                rd_kafka_message_destroy(rkm);
-                return NULL;
-        }
         return rkm;
+}
+
+void cs_kafka_wake(cs_kafka_t *k) {
+        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->consumer);
+        if (q) {
+                rd_kafka_queue_yield(q);
+                rd_kafka_queue_destroy(q);
+        }
+}
+
+void cs_kafka_on_revoke(cs_kafka_t *k, cs_kafka_revoke_cb *cb, void *opaque) {
+        k->on_revoke = cb;
+        k->revoke_opaque = opaque;
 }
 
 void cs_kafka_begin(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
@@ -519,7 +454,6 @@ void cs_kafka_begin(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
 }
 
 void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
-        forget_failures(k, rkm_key(k, rkm));
         int64_t next = cs_watermark_done(k->wm, rkm_key(k, rkm), rkm->offset);
         if (next < 0)
                 return;
@@ -535,79 +469,35 @@ void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
         rd_kafka_topic_partition_list_destroy(parts);
 }
 
-int cs_kafka_count_failure(cs_kafka_t *k, const rd_kafka_message_t *rkm) {
-        for (size_t i = 0; i < k->failures_cnt; i++) {
-                failures_t *f = &k->failures[i];
-                if (f->partition != rkm_key(k, rkm))
-                        continue;
-                if (f->offset != rkm->offset) {
-                        /* Another command of the partition is retried now
-                         * (the earlier one was finished by someone else). */
-                        f->offset = rkm->offset;
-                        f->cnt = 0;
-                }
-                return ++f->cnt;
+/* Pauses or resumes every assigned partition. */
+static void pause_all(cs_kafka_t *k, bool pause) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return;
+        if (parts->cnt) {
+                if (pause)
+                        rd_kafka_pause_partitions(k->consumer, parts);
+                else
+                        rd_kafka_resume_partitions(k->consumer, parts);
         }
-        k->failures = cs_xrealloc(k->failures, (k->failures_cnt + 1) * sizeof(*k->failures));
-        failures_t *f = &k->failures[k->failures_cnt++];
-        f->partition = rkm_key(k, rkm);
-        f->offset = rkm->offset;
-        f->cnt = 1;
-        return 1;
-}
-
-void cs_kafka_retry_later(cs_kafka_t *k, const rd_kafka_message_t *rkm,
-                          int backoff_ms) {
-        rewind_partition(k, rkm_key(k, rkm), rkm->offset, mono_ms() + backoff_ms);
-        /* Everything after the rewound command comes again too. */
-        cs_watermark_forget(k->wm, rkm_key(k, rkm));
+        cs_metrics_set_paused(pause ? parts->cnt : 0);
+        rd_kafka_topic_partition_list_destroy(parts);
 }
 
 void cs_kafka_hold(cs_kafka_t *k) {
-        if (k->hold++)
+        if (k->hold)
                 return;
-        rd_kafka_topic_partition_list_t *parts = NULL;
-        if (rd_kafka_assignment(k->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (parts->cnt)
-                        rd_kafka_pause_partitions(k->consumer, parts);
-                rd_kafka_topic_partition_list_destroy(parts);
-        }
+        k->hold = true;
+        pause_all(k, true);
         cs_log(CS_LOG_DEBUG, "KAFKA", "holding every partition");
 }
 
 void cs_kafka_release(cs_kafka_t *k) {
-        if (k->hold == 0 || --k->hold)
+        if (!k->hold)
                 return;
-        rd_kafka_topic_partition_list_t *parts = NULL;
-        if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
-                return;
-        /* Partitions waiting for a retry backoff stay paused: resume_due()
-         * resumes them when it is over. */
-        rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(parts->cnt);
-        for (int i = 0; i < parts->cnt; i++) {
-                bool backoff = false;
-                for (size_t j = 0; j < k->paused_cnt; j++)
-                        if (k->paused[j].partition ==
-                            pkey(k, parts->elems[i].topic, parts->elems[i].partition))
-                                backoff = true;
-                if (!backoff)
-                        rd_kafka_topic_partition_list_add(resume, parts->elems[i].topic,
-                                                          parts->elems[i].partition);
-        }
-        if (resume->cnt)
-                rd_kafka_resume_partitions(k->consumer, resume);
-        rd_kafka_topic_partition_list_destroy(resume);
-        rd_kafka_topic_partition_list_destroy(parts);
+        k->hold = false;
+        pause_all(k, false);
         cs_log(CS_LOG_DEBUG, "KAFKA", "taking commands again");
-}
-
-void cs_kafka_idle(cs_kafka_t *k, int timeout_ms) {
-        rd_kafka_message_t *rkm = cs_kafka_consume(k, timeout_ms);
-        if (rkm) {
-                /* Not held (a caller error): take nothing anyway. */
-                rewind_partition(k, rkm_key(k, rkm), rkm->offset, mono_ms());
-                rd_kafka_message_destroy(rkm);
-        }
 }
 
 int64_t cs_kafka_delivery_max_ms(const cs_kafka_t *k) {
@@ -689,25 +579,13 @@ static rd_kafka_resp_err_t produce_one(cs_kafka_t *k, const cs_out_msg_t *m,
                         RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                rd_kafka_poll(k->producer, 50);
+                /* The poll thread serves reports meanwhile. */
+                struct timespec ts = {0, 20 * 1000000L};
+                nanosleep(&ts, NULL);
         }
         if (err)
                 rd_kafka_headers_destroy(hdrs); /* not taken on failure */
         return err;
-}
-
-/* Polls the consumer once when it was last polled KEEPALIVE_MS ago, so a
- * long delivery wait never exceeds max.poll.interval.ms (which would make
- * the consumer leave its group). Holds every partition first: nothing is
- * taken while the worker is busy. @returns true if it took a hold that the
- * caller must release. */
-static bool keepalive(cs_kafka_t *k, bool held) {
-        if (mono_ms() - k->last_poll < KEEPALIVE_MS)
-                return held;
-        if (!held)
-                cs_kafka_hold(k);
-        cs_kafka_idle(k, 0);
-        return true;
 }
 
 /* ---- first contact: per-user push topics ---- */
@@ -745,7 +623,7 @@ static void create_refused(cs_kafka_t *k, const char *what, const char *why) {
  * until @p deadline at most; records each topic's answer in fresh[].create
  * (RD_KAFKA_RESP_ERR__TIMED_OUT when none came). */
 static void create_topics(cs_kafka_t *k, fresh_t *fresh, size_t n,
-                          int64_t deadline, bool *held) {
+                          int64_t deadline) {
         char why[512];
         rd_kafka_NewTopic_t **nt = cs_xcalloc(n, sizeof(*nt));
         rd_kafka_AdminOptions_t *opts = NULL;
@@ -783,7 +661,6 @@ static void create_topics(cs_kafka_t *k, fresh_t *fresh, size_t n,
         while (!ev && remaining_ms(deadline) > 0) {
                 int slice = remaining_ms(deadline);
                 ev = rd_kafka_queue_poll(q, slice < 100 ? slice : 100);
-                *held = keepalive(k, *held);
         }
         if (!ev) {
                 /* Destroying the queue drops the late answer. */
@@ -862,11 +739,26 @@ done:
         free(nt);
 }
 
+static bool is_known(cs_kafka_t *k, const char *topic) {
+        pthread_mutex_lock(&k->known_lock);
+        bool known = cs_topiccache_has(k->known, topic);
+        pthread_mutex_unlock(&k->known_lock);
+        return known;
+}
+
+/* @returns true if every push topic of @p out is known to exist. */
+static bool all_known(cs_kafka_t *k, const cs_outbox_t *out) {
+        for (size_t i = 0; i < out->cnt; i++)
+                if (out->msgs[i].kind != CS_OUT_DEAD_LETTER && !is_known(k, out->msgs[i].topic))
+                        return false;
+        return true;
+}
+
 /* Asks the cluster for @p f's metadata, so that the producer knows its
  * partitions and leaders before the first message is produced (rather than
  * finding out in its next periodic look for unknown topics). A topic just
  * created may not have leaders yet: it is asked again until @p deadline. */
-static void topic_metadata(cs_kafka_t *k, fresh_t *f, int64_t deadline, bool *held) {
+static void topic_metadata(cs_kafka_t *k, fresh_t *f, int64_t deadline) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->producer, f->topic, NULL);
         bool retry = created_or_exists(f->create);
 
@@ -887,10 +779,10 @@ static void topic_metadata(cs_kafka_t *k, fresh_t *f, int64_t deadline, bool *he
                 }
                 if (md)
                         rd_kafka_metadata_destroy(md);
-                *held = keepalive(k, *held);
                 if (f->ready || !retry || remaining_ms(deadline) <= METADATA_RETRY_MS)
                         break;
-                rd_kafka_poll(k->producer, METADATA_RETRY_MS);
+                struct timespec ts = {0, METADATA_RETRY_MS * 1000000L};
+                nanosleep(&ts, NULL);
         }
         rd_kafka_topic_destroy(rkt);
 }
@@ -907,17 +799,20 @@ static void topic_metadata(cs_kafka_t *k, fresh_t *f, int64_t deadline, bool *he
  * auto-create, and a topic that stays unknown is dead-lettered as before.
  * Topics whose metadata answered are remembered: their later messages only
  * pay a hash lookup. Dead letters (topics.dlq) are not prepared.
+ * Preparations are one at a time (first contact is rare): a command that
+ * finds one under way waits for it, then finds its own topics known.
  */
-static void prepare_topics(cs_kafka_t *k, const cs_outbox_t *out, bool *held) {
+static void prepare_topics(cs_kafka_t *k, const cs_outbox_t *out) {
         fresh_t *fresh = NULL;
         size_t n = 0, created = 0, existed = 0, ready = 0;
 
-        if (!k->known)
-                return; /* keyed mode */
+        if (!k->known || all_known(k, out))
+                return; /* keyed mode, or nothing new */
+        pthread_mutex_lock(&k->prepare_lock);
         for (size_t i = 0; i < out->cnt; i++) {
                 const cs_out_msg_t *m = &out->msgs[i];
                 bool dup = false;
-                if (m->kind == CS_OUT_DEAD_LETTER || cs_topiccache_has(k->known, m->topic))
+                if (m->kind == CS_OUT_DEAD_LETTER || is_known(k, m->topic))
                         continue;
                 for (size_t j = 0; j < n && !dup; j++)
                         dup = !strcmp(fresh[j].topic, m->topic);
@@ -927,8 +822,10 @@ static void prepare_topics(cs_kafka_t *k, const cs_outbox_t *out, bool *held) {
                         fresh = cs_xcalloc(out->cnt, sizeof(*fresh));
                 fresh[n++].topic = m->topic;
         }
-        if (!n)
+        if (!n) {
+                pthread_mutex_unlock(&k->prepare_lock);
                 return;
+        }
         int64_t start = mono_ms();
         int64_t deadline = start + k->prepare_timeout_ms;
         cs_log(CS_LOG_DEBUG, "KAFKA", "first contact: preparing %zu new topic(s)", n);
@@ -937,16 +834,18 @@ static void prepare_topics(cs_kafka_t *k, const cs_outbox_t *out, bool *held) {
                         fresh[i].create = RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
         } else {
                 /* A quarter of the time stays for the metadata requests. */
-                create_topics(k, fresh, n, start + k->prepare_timeout_ms * 3 / 4, held);
+                create_topics(k, fresh, n, start + k->prepare_timeout_ms * 3 / 4);
         }
         for (size_t i = 0; i < n; i++) {
                 if (fresh[i].create == RD_KAFKA_RESP_ERR_NO_ERROR)
                         created++;
                 else if (fresh[i].create == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                         existed++;
-                topic_metadata(k, &fresh[i], deadline, held);
+                topic_metadata(k, &fresh[i], deadline);
                 if (fresh[i].ready) {
+                        pthread_mutex_lock(&k->known_lock);
                         cs_topiccache_add(k->known, fresh[i].topic);
+                        pthread_mutex_unlock(&k->known_lock);
                         ready++;
                 }
         }
@@ -954,77 +853,84 @@ static void prepare_topics(cs_kafka_t *k, const cs_outbox_t *out, bool *held) {
                "first contact: %zu new topic(s) prepared in %lld ms: %zu created, "
                "%zu existed, %zu with metadata",
                n, (long long)(mono_ms() - start), created, existed, ready);
+        pthread_mutex_unlock(&k->prepare_lock);
         free(fresh);
 }
 
 cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                           size_t errstr_size) {
-        delivery_t d = {0};
         size_t cnt = out->cnt;
-        slot_t *slots = cs_xcalloc(cnt ? cnt : 1, sizeof(*slots));
+        delivery_t *d = cs_xcalloc(1, sizeof(*d) + (cnt ? cnt : 1) * sizeof(slot_t));
         bool *keep = cs_xcalloc(cnt ? cnt : 1, sizeof(*keep));
-        bool held = false;
-        prepare_topics(k, out, &held);
+        prepare_topics(k, out);
+        d->refs = 1; /* this call's */
         for (size_t i = 0; i < cnt; i++) {
-                slots[i].d = &d;
-                rd_kafka_resp_err_t err = produce_one(k, &out->msgs[i], &slots[i]);
-                if (err) {
-                        cs_log(CS_LOG_WARN, "KAFKA", "produce to %s: %s",
-                               out->msgs[i].topic, rd_kafka_err2str(err));
-                        d.failed++;
-                        if (is_permanent_delivery_error(err))
-                                d.permanent++;
-                        d.last_err = err;
-                        if (err == RD_KAFKA_RESP_ERR__FATAL)
-                                k->fatal = true;
-                } else {
-                        d.pending++;
-                }
+                d->slots[i].d = d;
+                pthread_mutex_lock(&k->dr_lock);
+                d->refs++;
+                d->pending++;
+                pthread_mutex_unlock(&k->dr_lock);
+                rd_kafka_resp_err_t err = produce_one(k, &out->msgs[i], &d->slots[i]);
+                if (!err)
+                        continue;
+                cs_log(CS_LOG_WARN, "KAFKA", "produce to %s: %s",
+                       out->msgs[i].topic, rd_kafka_err2str(err));
+                if (err == RD_KAFKA_RESP_ERR__FATAL)
+                        atomic_store(&k->fatal, true);
+                pthread_mutex_lock(&k->dr_lock);
+                d->refs--;
+                d->pending--;
+                d->failed++;
+                if (is_permanent_delivery_error(err))
+                        d->permanent++;
+                d->last_err = err;
+                pthread_mutex_unlock(&k->dr_lock);
         }
-        int64_t give_up = mono_ms() + cs_kafka_delivery_max_ms(k);
-        while (d.pending > 0 && mono_ms() < give_up) {
-                rd_kafka_poll(k->producer, 20);
-                held = keepalive(k, held);
+        /* librdkafka reports every message within message.timeout.ms; the
+         * margin covers a report that is late anyway. */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += cs_kafka_delivery_max_ms(k) / 1000;
+        pthread_mutex_lock(&k->dr_lock);
+        while (d->pending > 0 &&
+               pthread_cond_timedwait(&k->dr_cond, &k->dr_lock, &until) == 0)
+                ;
+        size_t failed = d->failed, permanent = d->permanent;
+        rd_kafka_resp_err_t last_err = d->last_err;
+        if (d->pending > 0) {
+                failed += d->pending;
+                last_err = RD_KAFKA_RESP_ERR__TIMED_OUT;
         }
-        if (d.pending > 0) {
-                /* Not seen in practice: librdkafka reports every message
-                 * within message.timeout.ms. Purge so the stack-held counter
-                 * is not touched after we return. */
-                rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-                while (d.pending > 0)
-                        rd_kafka_poll(k->producer, 20);
-                d.failed++;
-        }
-        if (held)
-                cs_kafka_release(k);
         for (size_t i = 0; i < cnt; i++)
-                keep[i] = !slots[i].acked;
+                keep[i] = !d->slots[i].acked;
+        delivery_unref(d);
+        pthread_mutex_unlock(&k->dr_lock);
         cs_outbox_keep(out, keep);
         free(keep);
-        free(slots);
-        if (k->fatal)
+        if (atomic_load(&k->fatal))
                 return CS_ERR_FATAL;
-        if (d.failed && d.failed == d.permanent) {
+        if (failed && failed == permanent) {
                 snprintf(errstr, errstr_size,
                          "%zu of %zu output message(s) refused by the broker: %s",
-                         d.failed, cnt, rd_kafka_err2str(d.last_err));
+                         failed, cnt, rd_kafka_err2str(last_err));
                 return CS_ERR_UNDECODABLE;
         }
-        if (d.failed)
+        if (failed)
                 snprintf(errstr, errstr_size, "%zu of %zu output message(s) not delivered: %s",
-                         d.failed, cnt, rd_kafka_err2str(d.last_err));
-        return d.failed ? CS_ERR_TRANSIENT : CS_OK;
+                         failed, cnt, rd_kafka_err2str(last_err));
+        return failed ? CS_ERR_TRANSIENT : CS_OK;
 }
 
 const char *cs_kafka_lib_version(void) {
         return rd_kafka_version_str();
 }
 
-bool cs_kafka_fatal(const cs_kafka_t *k) {
-        return k->fatal;
+bool cs_kafka_fatal(cs_kafka_t *k) {
+        return atomic_load(&k->fatal);
 }
 
 void cs_kafka_close(cs_kafka_t *k, int flush_ms) {
+        stop_poller(k);
         rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, flush_ms);
         if (err)
                 cs_log(CS_LOG_WARN, "KAFKA", "flush: %s (%d message(s) left)",

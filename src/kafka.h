@@ -10,23 +10,24 @@
  * at-least-once end to end. The per-partition watermark keeps stored
  * offsets below any command still in flight.
  *
- * A command that must be tried again later is rewound: its partition is
- * sought back to it and paused for a backoff, while other partitions go on.
- * The failed attempts of the command at the head of a rewound partition are
- * counted here (cs_kafka_count_failure()) so that the worker can give up.
+ * Commands of one partition may finish out of order (different rooms run
+ * side by side, src/lanes.h): the per-partition watermark keeps stored
+ * offsets below any command still in flight. A command that must be tried
+ * again is retried by the worker inside its lane; nothing is rewound.
  *
- * Rebalances: a revoked partition's pause, failure count and watermark are
- * forgotten; an assigned partition is always resumed (or paused, while the
- * worker holds every partition), so a backoff that a rebalance interrupted
- * never leaves a partition paused for good.
+ * Rebalances: before revoked partitions are given up, the worker's revoke
+ * callback drains or abandons their work in flight (and stores what
+ * finished); their watermarks are forgotten. An assigned partition is
+ * resumed, or paused while the worker holds (at its in-flight cap).
  *
  * Producer: idempotent (acks=all, ordered per partition). cs_kafka_deliver()
  * produces an outbox and waits until the broker acknowledged or failed each
- * message.
+ * message; a thread of this module polls the producer for the reports.
  *
- * @locality every function: the worker thread. librdkafka runs the
- * rebalance, log and error callbacks from inside the poll calls made here,
- * so on the same thread.
+ * @locality the worker's main thread (the consumer: librdkafka runs the
+ * rebalance callback inside its polls), except cs_kafka_deliver(),
+ * cs_kafka_fit_dead_letter(), cs_kafka_delivery_max_ms(), cs_kafka_wake()
+ * and cs_kafka_fatal(), which any thread may call.
  */
 #ifndef CALLSIG_KAFKA_H
 #define CALLSIG_KAFKA_H
@@ -53,19 +54,31 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
 void cs_kafka_destroy(cs_kafka_t *k);
 
 /**
- * Waits up to @p timeout_ms for the next command.
+ * Waits up to @p timeout_ms for the next command (or cs_kafka_wake()).
  * @returns a message owned by the caller (rd_kafka_message_destroy()), or
- *          NULL if none arrived. Consumer errors are logged here.
+ *          NULL if none arrived. Consumer errors are logged here. While the
+ *          worker holds, a message fetched before the pause took effect is
+ *          still returned.
  */
 rd_kafka_message_t *cs_kafka_consume(cs_kafka_t *k, int timeout_ms);
+
+/** Makes a cs_kafka_consume() under way return now (any thread). */
+void cs_kafka_wake(cs_kafka_t *k);
+
+/** Called on the main thread when @p parts are being revoked, before they
+ *  are given up: the last moment to store their offsets. */
+typedef void (cs_kafka_revoke_cb)(const rd_kafka_topic_partition_list_t *parts,
+                                  void *opaque);
+
+/** Sets the revoke callback (NULL: none). */
+void cs_kafka_on_revoke(cs_kafka_t *k, cs_kafka_revoke_cb *cb, void *opaque);
 
 /** Records that @p rkm is being worked on (before cs_kafka_done/retry). */
 void cs_kafka_begin(cs_kafka_t *k, const rd_kafka_message_t *rkm);
 
 /**
- * Produces every message of @p out and waits for the broker's answers,
- * keeping the consumer's group membership alive meanwhile (see
- * cs_kafka_hold()): a wait never exceeds max.poll.interval.ms.
+ * Produces every message of @p out and waits for the broker's answers (any
+ * thread; the consumer is polled by the main thread meanwhile).
  * On return @p out holds only the messages that were NOT acknowledged
  * (the ones acknowledged are removed), so producing it again later does
  * not duplicate what already arrived.
@@ -90,45 +103,19 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
 bool cs_kafka_fit_dead_letter(const cs_kafka_t *k, cs_out_msg_t *m);
 
 /** The command @p rkm is finished: its offset may be committed once every
- *  earlier command of its partition is finished too. Forgets its failure
- *  count. */
+ *  earlier command of its partition is finished too. */
 void cs_kafka_done(cs_kafka_t *k, const rd_kafka_message_t *rkm);
 
 /**
- * Counts one more failed attempt at @p rkm.
- * @returns the failures of @p rkm so far, this one included. Counts live
- *          per (partition, offset), at most one per partition (only the
- *          head of a rewound partition is retried), and are forgotten when
- *          the command is done or its partition is revoked or assigned.
- */
-int cs_kafka_count_failure(cs_kafka_t *k, const rd_kafka_message_t *rkm);
-
-/** Rewinds to @p rkm and pauses its partition for @p backoff_ms. A rewind
- *  whose seek fails keeps the partition paused and is sought again before
- *  the partition is resumed (never resumed past an unhandled command). */
-void cs_kafka_retry_later(cs_kafka_t *k, const rd_kafka_message_t *rkm,
-                          int backoff_ms);
-
-/**
- * Stops taking commands while the worker waits on something else (a
- * delivery it must finish first): every assigned partition, and every one
- * assigned later, is paused until the matching cs_kafka_release(). Holds
- * nest. While held, cs_kafka_idle() keeps the group membership alive.
+ * Stops fetching (the worker has as much in flight as it may): every
+ * assigned partition, and every one assigned later, is paused until
+ * cs_kafka_release(). Keep calling cs_kafka_consume() meanwhile: it keeps
+ * the group membership alive. Idempotent.
  */
 void cs_kafka_hold(cs_kafka_t *k);
 
-/** Ends one cs_kafka_hold(); the last one resumes every assigned partition
- *  that is not waiting for a retry backoff. */
+/** Ends cs_kafka_hold(): every assigned partition is resumed. */
 void cs_kafka_release(cs_kafka_t *k);
-
-/**
- * Waits up to @p timeout_ms (at most 100 ms per call is sensible) polling
- * the consumer, so that max.poll.interval.ms is never exceeded and
- * rebalances are served; takes no command: a message that still arrives is
- * rewound and comes again later. Call only between cs_kafka_hold() and
- * cs_kafka_release().
- */
-void cs_kafka_idle(cs_kafka_t *k, int timeout_ms);
 
 /** @returns the longest one cs_kafka_deliver() may wait for the broker:
  *  the producer's message.timeout.ms (read back from its configuration)
@@ -140,7 +127,7 @@ int64_t cs_kafka_delivery_max_ms(const cs_kafka_t *k);
 const char *cs_kafka_lib_version(void);
 
 /** @returns true after a fatal client error: the worker must stop. */
-bool cs_kafka_fatal(const cs_kafka_t *k);
+bool cs_kafka_fatal(cs_kafka_t *k);
 
 /** Flushes the producer (up to @p flush_ms) and closes the consumer, which
  *  commits the stored offsets and leaves the group. */

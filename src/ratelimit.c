@@ -5,6 +5,7 @@
  */
 #include "ratelimit.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct cs_ratelimit_s {
         rl_entry_t *lru_head, *lru_tail;
         size_t cnt, max;
         uint8_t hash_key[16];
+        pthread_mutex_t lock; /* lane threads share one limiter */
 };
 
 cs_ratelimit_t *cs_ratelimit_new(size_t max_entries) {
@@ -36,6 +38,7 @@ cs_ratelimit_t *cs_ratelimit_new(size_t max_entries) {
         /* A fixed key: the table is private to the process and entries
          * exist only for participants of live calls. */
         memcpy(rl->hash_key, "callsig-ratelim", 16);
+        pthread_mutex_init(&rl->lock, NULL);
         return rl;
 }
 
@@ -76,11 +79,15 @@ void cs_ratelimit_destroy(cs_ratelimit_t *rl) {
                 return;
         while (rl->lru_head)
                 entry_remove(rl, rl->lru_head);
+        pthread_mutex_destroy(&rl->lock);
         free(rl);
 }
 
-size_t cs_ratelimit_size(const cs_ratelimit_t *rl) {
-        return rl->cnt;
+size_t cs_ratelimit_size(cs_ratelimit_t *rl) {
+        pthread_mutex_lock(&rl->lock);
+        size_t n = rl->cnt;
+        pthread_mutex_unlock(&rl->lock);
+        return n;
 }
 
 /* Moves the windows of @p e forward to the one holding @p now. */
@@ -97,9 +104,8 @@ static void entry_advance(rl_entry_t *e, int64_t now, int64_t window) {
         e->cur = 0;
 }
 
-bool cs_ratelimit_take(cs_ratelimit_t *rl, const char *room,
-                       const char *sender, int64_t now_ms, int64_t limit,
-                       int64_t window_ms) {
+static bool take_locked(cs_ratelimit_t *rl, const char *room, const char *sender,
+                        int64_t now_ms, int64_t limit, int64_t window_ms) {
         size_t room_len = strlen(room), sender_len = strlen(sender);
         size_t key_len = room_len + 1 + sender_len;
         char *key = cs_xmalloc(key_len);
@@ -150,4 +156,13 @@ bool cs_ratelimit_take(cs_ratelimit_t *rl, const char *room,
              i++)
                 entry_remove(rl, rl->lru_tail);
         return true;
+}
+
+bool cs_ratelimit_take(cs_ratelimit_t *rl, const char *room,
+                       const char *sender, int64_t now_ms, int64_t limit,
+                       int64_t window_ms) {
+        pthread_mutex_lock(&rl->lock);
+        bool allowed = take_locked(rl, room, sender, now_ms, limit, window_ms);
+        pthread_mutex_unlock(&rl->lock);
+        return allowed;
 }

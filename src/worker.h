@@ -1,11 +1,16 @@
 /*
  * worker.h: the main loop of callsig.
  *
- * One thread: poll a command, hand it to the handler, produce its outbox,
- * wait for the acknowledgements, store its offset; every
- * signal.timer_interval_ms fire due ring timeouts. One command is in flight
- * at a time; the per-partition watermark in kafka.c is what lets later
- * versions run commands of different rooms concurrently.
+ * The main thread polls the consumer, admits each message into the lane of
+ * its key (src/lanes.h: the roomID for commands and LiveKit events, the
+ * partition for a message without a key), stores offsets of finished
+ * messages (the per-partition watermark in kafka.c keeps them below any
+ * message still in flight) and, every signal.timer_interval_ms, queues
+ * the ring timer in a lane of its own. signal.concurrency threads run the
+ * lanes: each command is decoded, handled, its outbox produced and its
+ * acknowledgements awaited there. At signal.max_in_flight messages taken
+ * and not finished, fetching pauses (the consumer is still polled) until
+ * half are done (docs/CONCURRENCY.md).
  *
  * Failure handling, per command:
  *   undecodable (or unanswerable)  -> dead-letter topic, then committed; a
@@ -13,8 +18,9 @@
  *                                     good is cut to fit (header
  *                                     truncated), then dropped with an
  *                                     error log: it never blocks
- *   store or broker unavailable    -> partition rewound and paused for a
- *                                     capped exponential backoff, retried;
+ *   store or broker unavailable    -> retried inside its lane after a
+ *                                     capped exponential backoff (other
+ *                                     rooms go on, nothing is rewound);
  *                                     after signal.max_attempts failed
  *                                     attempts (or at once when the handler
  *                                     says CS_ERR_PERMANENT) answered 1009
@@ -22,10 +28,10 @@
  *                                     then committed
  *   fatal Kafka error              -> the worker stops with exit code 1
  *
- * While the worker waits on a delivery it must finish before taking the
- * next command (a 1009 answer, timer notifications, any long broker wait)
- * it holds every partition paused and keeps polling the consumer, so it
- * never exceeds max.poll.interval.ms and never leaves its group.
+ * Rebalance: queued messages of revoked partitions are dropped (the new
+ * owner reads them from the committed offset); running ones get up to
+ * signal.revoke_drain_ms to finish, and stop retrying; what finished is
+ * committed before the partitions are given up.
  *
  * Start-up: MongoDB being unreachable is retried; an error retrying cannot
  * fix (e.g. an index that exists with other options) exits 1.
@@ -39,7 +45,8 @@
 
 /**
  * Runs until *@p stop becomes non-zero (set by a signal handler), then
- * finishes the command in flight, flushes, closes the consumer (final
+ * finishes the commands running (queued ones are left for the next owner,
+ * uncommitted), flushes, closes the consumer (final
  * commit) and returns.
  * @returns 0 after a clean stop, 1 on a runtime failure, 2 when the Kafka
  *          client refused the configuration.

@@ -1031,7 +1031,7 @@ static void test_reference(void) {
                         }
                         line = nl ? nl + 1 : NULL;
                 }
-                TEST_INTEQ(n, 35);
+                TEST_INTEQ(n, 38);
         }
         free(got);
         free(want);
@@ -1050,7 +1050,8 @@ static const char *const all_keys[] = {
                 "signal.default_timeout", "signal.max_timeout",
                 "signal.max_invitees", "signal.timer_interval_ms",
                 "signal.operation_retention", "signal.command_max_age",
-                "signal.max_attempts", "signal.custom_max_bytes",
+                "signal.max_attempts", "signal.concurrency",
+                "signal.max_in_flight", "signal.revoke_drain_ms", "signal.custom_max_bytes",
                 "signal.custom_per_minute", "stun.urls", "turn.urls",
                 "turn.secret", "turn.ttl", "openim.protocol", "log.level",
                 "kafka.consumer.<name>", "kafka.producer.<name>"};
