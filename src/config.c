@@ -199,7 +199,9 @@ static const cs_prop_t cs_props[] = {
      "When a rebalance takes partitions away, how long the worker waits for "
      "their commands under way to finish (and their offsets to be "
      "committed) before it lets them go; the new owner handles the rest "
-     "again, with the same answers. Milliseconds."},
+     "again, with the same answers. Keep it well below the consumer's "
+     "`max.poll.interval.ms` (the time a rebalance waits for a member). "
+     "Milliseconds."},
     {"signal.custom_max_bytes", CS_PROP_INT, CS_OFF(signal_custom_max_bytes),
      "32768", 1, 262144, NULL, 0,
      "Largest `customInfo` of a custom signal (sendCustomSignal), bytes; a "

@@ -271,8 +271,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        parts->cnt, k->topic);
                 /* The worker drains or abandons their work in flight and
                  * stores what finished, before the unassign commits it. */
-                if (k->on_revoke)
+                if (k->on_revoke) {
                         k->on_revoke(parts, k->revoke_opaque);
+                        /* Now, while the generation is still ours: the
+                         * commit librdkafka makes after the unassign may
+                         * meet a rebalance already under way. */
+                        rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
+                        if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                                cs_log(CS_LOG_WARN, "KAFKA",
+                                       "commit before giving partitions up: %s",
+                                       rd_kafka_err2str(cerr));
+                }
                 forget_partitions(k, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_unassign(rk, parts);

@@ -536,11 +536,14 @@ static void revoke(const rd_kafka_topic_partition_list_t *parts, void *opaque) {
         }
         take_finished(w);
         w->revoking = false;
-        if (dropped || running)
+        if (dropped)
                 cs_log(CS_LOG_INFO, "WORKER",
-                       "revoked: %zu queued message(s) left to the next owner, %zu still "
-                       "running abandoned",
-                       dropped, running);
+                       "revoked: %zu queued message(s) left to the next owner", dropped);
+        if (running)
+                cs_log(CS_LOG_WARN, "WORKER",
+                       "revoked: %zu message(s) still running after %lld ms, abandoned "
+                       "(the next owner answers them again)",
+                       running, (long long)w->conf->signal_revoke_drain_ms);
 }
 
 /* Sleeps up to @p ms, waking early when asked to stop (no consumer yet). */
