@@ -57,6 +57,7 @@ typedef struct worker_s {
         bool timer_queued;        /* a timer round is in a lane */
         bool revoking;            /* inside the revoke callback */
         bool failed;              /* an item said the worker must stop */
+        atomic_bool held;         /* fetching paused at the in-flight cap */
 } worker_t;
 
 static int64_t wall_ms(void) {
@@ -418,10 +419,14 @@ static void run_work(cs_lane_item_t *item, void *opaque) {
         }
 }
 
-/* The lanes' wake callback: the main thread stores the offset now. */
+/* The lanes' wake callback. Offsets can wait for the main thread's next
+ * poll (at most POLL_MS): it is woken only when fetching is paused at the
+ * cap, where a finished item may let it fetch again. Waking it for every
+ * item would cost two context switches per command. */
 static void work_finished(void *opaque) {
         worker_t *w = opaque;
-        cs_kafka_wake(w->kafka);
+        if (atomic_load(&w->held))
+                cs_kafka_wake(w->kafka);
 }
 
 static void free_work(work_t *wk) {
@@ -644,10 +649,13 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
                         next_timer = now + conf->signal_timer_interval_ms;
                 }
                 size_t in_flight = cs_lanes_count(w.lanes);
-                if (in_flight >= cap)
+                if (in_flight >= cap && !atomic_load(&w.held)) {
+                        atomic_store(&w.held, true);
                         cs_kafka_hold(w.kafka);
-                else if (in_flight <= cap / 2)
+                } else if (in_flight <= cap / 2 && atomic_load(&w.held)) {
+                        atomic_store(&w.held, false);
                         cs_kafka_release(w.kafka);
+                }
                 int wait = (int)(next_timer - now);
                 rd_kafka_message_t *rkm =
                         cs_kafka_consume(w.kafka, wait < 0 ? 0 : wait < POLL_MS ? wait : POLL_MS);
