@@ -286,10 +286,10 @@ void cs_metrics_write(FILE *fp) {
                 fprintf(fp, "callsig_dead_letters_total{reason=\"%s\"} %llu\n", dlq_names[i],
                         (unsigned long long)atomic_load(&m.dead_letters[i]));
         write_counter(fp, "callsig_store_retries_total",
-                      "Commands rewound for a later attempt because MongoDB failed.",
+                      "Attempts at a command retried because MongoDB failed.",
                       &m.store_retries);
         write_counter(fp, "callsig_delivery_retries_total",
-                      "Commands rewound for a later attempt because the broker failed.",
+                      "Attempts at a command retried because the broker failed.",
                       &m.delivery_retries);
         write_counter(fp, "callsig_lost_races_total",
                       "Conditional updates of a call record that lost to another writer.",
@@ -325,8 +325,8 @@ void cs_metrics_write(FILE *fp) {
                                         event_types[t], room_outcome_names[o],
                                         (unsigned long long)v);
                 }
-        fprintf(fp, "# HELP callsig_paused_partitions Partitions paused for a retry "
-                    "backoff.\n# TYPE callsig_paused_partitions gauge\n"
+        fprintf(fp, "# HELP callsig_paused_partitions Partitions paused because the "
+                    "worker holds signal.max_in_flight messages.\n# TYPE callsig_paused_partitions gauge\n"
                     "callsig_paused_partitions %lld\n",
                 (long long)atomic_load(&m.paused));
         fprintf(fp, "# HELP callsig_assigned_partitions Partitions assigned to this "

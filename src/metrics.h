@@ -75,7 +75,7 @@ void cs_metrics_custom_relayed(size_t notifications);
 /** Counts one refused custom signal. */
 void cs_metrics_custom_refused(cs_custom_refusal_t reason);
 void cs_metrics_dead_letter(cs_dlq_reason_t reason);
-/** A command (or event) was rewound for a later attempt because MongoDB
+/** An attempt at a command (or event) is retried because MongoDB
  *  (@p store true) or the broker failed. */
 void cs_metrics_retry(bool store);
 void cs_metrics_lost_race(void);

@@ -7,7 +7,7 @@
  * finished. The watermark tracks in-flight offsets per partition and says
  * when the committable position advances.
  *
- * @locality the worker thread (not locked).
+ * @locality the worker's main thread (not locked).
  */
 #ifndef CALLSIG_WATERMARK_H
 #define CALLSIG_WATERMARK_H
@@ -31,7 +31,7 @@ void cs_watermark_track(cs_watermark_t *wm, int32_t partition, int64_t offset);
  */
 int64_t cs_watermark_done(cs_watermark_t *wm, int32_t partition, int64_t offset);
 
-/** Forgets everything of @p partition (it was revoked or rewound). */
+/** Forgets everything of @p partition (it was revoked or assigned). */
 void cs_watermark_forget(cs_watermark_t *wm, int32_t partition);
 
 /** @returns how many offsets are in flight in all partitions. */
