@@ -19,7 +19,8 @@
 #                                  its ceiling, open loop 10 commands/s (an idle
 #                                  worker; again with the latency settings
 #                                  before issue 8) and 100 commands/s, closed
-#                                  loop 64 calls in flight with 1 and 2 workers.
+#                                  loop 64 calls in flight with 1 worker (8
+#                                  lane threads, then 1) and 2 workers.
 #                                  CALLS (default 2000) calls per run; RSS_CALLS
 #                                  (default 0: skipped) adds a long closed-loop
 #                                  run on the fast store printing peak RSS every
@@ -59,6 +60,7 @@ if [ "${1:-}" = calls ]; then
     BENCH_FAST_STORE=$fast BENCH_OLD_DEFAULTS=1 "$0" e2e calls open 10 100 1
     BENCH_FAST_STORE=$fast "$0" e2e calls open 100 1000 1
     BENCH_FAST_STORE=$fast "$0" e2e calls closed 64 "$CALLS" 1
+    BENCH_FAST_STORE=$fast CALLSIG_SIGNAL_CONCURRENCY=1 "$0" e2e calls closed 64 "$CALLS" 1
     BENCH_FAST_STORE=$fast "$0" e2e calls closed 64 "$CALLS" 2
   done
   if [ "${RSS_CALLS:-0}" -gt 0 ]; then

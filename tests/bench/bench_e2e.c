@@ -588,8 +588,11 @@ typedef struct calls_opts_s {
 } calls_opts_t;
 
 static void calls_run(const calls_opts_t *o) {
-        printf("\n== calls: %s, %d worker(s), store %s, %zu calls (%zu commands) ==\n",
-               o->rate ? "open loop" : "closed loop", o->workers, o->store, o->calls,
+        const char *threads = getenv("CALLSIG_SIGNAL_CONCURRENCY");
+        printf("\n== calls: %s, %d worker(s) with %s lane thread(s), store %s, %zu calls "
+               "(%zu commands) ==\n",
+               o->rate ? "open loop" : "closed loop", o->workers,
+               threads ? threads : "8 (default)", o->store, o->calls,
                o->calls * CALL_STEPS);
         if (o->rate)
                 printf("  open loop at %d commands/s\n", o->rate);
