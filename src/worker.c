@@ -40,9 +40,11 @@ typedef struct work_s {
          * cs_lanes_pop_done() (the lanes' lock orders the two). */
         bool finished;           /* answered: its offset may be stored */
         bool fatal;              /* the worker must stop */
-        /* Set by the main thread when the partition is revoked: no new
-         * attempt, and its offset is no longer ours to store. */
+        /* Set by the main thread when its partition is revoked: no new
+         * attempt (revoked), and, if it still runs after the drain, its
+         * offset is no longer ours to store (abandoned: main thread only). */
         atomic_bool revoked;
+        bool abandoned;
 } work_t;
 
 typedef struct worker_s {
@@ -55,7 +57,6 @@ typedef struct worker_s {
         cs_lanes_t *lanes;
         int64_t timer_redeliver_ms; /* see TIMER_REDELIVER_MARGIN_MS */
         bool timer_queued;        /* a timer round is in a lane */
-        bool revoking;            /* inside the revoke callback */
         bool failed;              /* an item said the worker must stop */
         atomic_bool held;         /* fetching paused at the in-flight cap */
 } worker_t;
@@ -445,7 +446,7 @@ static void take_finished(worker_t *w) {
                         w->failed = true;
                 if (wk->kind == WORK_TIMER)
                         w->timer_queued = false;
-                else if (wk->finished && (w->revoking || !atomic_load(&wk->revoked)))
+                else if (wk->finished && !wk->abandoned)
                         cs_kafka_done(w->kafka, wk->rkm);
                 free_work(wk);
         }
@@ -512,6 +513,13 @@ static bool revoke_if_in(cs_lane_item_t *item, void *arg) {
         return true;
 }
 
+static bool abandon_if_in(cs_lane_item_t *item, void *arg) {
+        if (!in_partitions(item, arg))
+                return false;
+        ((work_t *)item)->abandoned = true;
+        return true;
+}
+
 /*
  * The revoke callback (main thread, inside the consumer poll): queued
  * messages of the revoked partitions are dropped, unfinished (their next
@@ -531,7 +539,6 @@ static void revoke(const rd_kafka_topic_partition_list_t *parts, void *opaque) {
                 dropped++;
                 item = next;
         }
-        w->revoking = true;
         int64_t until = mono_ms() + w->conf->signal_revoke_drain_ms;
         size_t running;
         while ((running = cs_lanes_each_running(w->lanes, revoke_if_in, &parts)) &&
@@ -539,8 +546,13 @@ static void revoke(const rd_kafka_topic_partition_list_t *parts, void *opaque) {
                 cs_lanes_wait_done(w->lanes, 50);
                 take_finished(w);
         }
+        /* What still runs is abandoned: marked before the last take, so an
+         * item finishing now is either stored here (its partition still
+         * ours) or marked, never stored later against a partition that may
+         * be ours again by then. */
+        if (running)
+                running = cs_lanes_each_running(w->lanes, abandon_if_in, &parts);
         take_finished(w);
-        w->revoking = false;
         if (dropped)
                 cs_log(CS_LOG_INFO, "WORKER",
                        "revoked: %zu queued message(s) left to the next owner", dropped);
