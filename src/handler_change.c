@@ -77,21 +77,26 @@ cs_err_t hd_replay(cs_handler_t *h, cs_command_t *cmd, const cs_call_t *call,
 }
 
 /* What the record says about this sender's operationID: *donep is set
- * when the command was answered from it (a redelivery, or the same pair
- * used for another request: 1001). */
+ * when the command was answered from it (a redelivery of an applied or a
+ * refused command, or the same pair used for another request: 1001). */
 static cs_err_t answer_known(cs_handler_t *h, cs_command_t *cmd,
                              const cs_call_t *call, int64_t now,
                              cs_outbox_t *out, bool *donep, char *errstr,
                              size_t errstr_size) {
+        hd_answer_reused(h, out, cmd, call, donep);
+        if (*donep)
+                return CS_OK;
+        const cs_refusal_t *ref = cs_call_find_refusal(call, cmd->send_id,
+                                                       cmd->operation_id);
+        if (ref) {
+                *donep = true;
+                hd_add_error_reply(h, out, cmd, (cs_err_t)ref->code, ref->msg);
+                return CS_OK;
+        }
         const cs_event_t *ev = cs_call_find_op(call, cmd->send_id, cmd->operation_id);
         *donep = ev != NULL;
         if (!ev)
                 return CS_OK;
-        if (ev->request && ev->request[0] && strcmp(ev->request, req_case_name(cmd))) {
-                hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
-                                   "operationID already used for another request");
-                return CS_OK;
-        }
         return hd_replay(h, cmd, call, ev, ev->code, now, out, errstr,
                          errstr_size);
 }
@@ -364,8 +369,14 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                              (size_t)h->conf->signal_max_invitees,
                                              &eff);
                         if (eff.code) {
-                                err = hd_refuse(h, out, cmd, eff.code, eff.why,
-                                                now, errstr, errstr_size);
+                                bool reload;
+                                err = hd_refuse_in(h, out, cmd, call, eff.code,
+                                                   eff.why, now, &reload, errstr,
+                                                   errstr_size);
+                                if (!err && reload) {
+                                        cs_metrics_lost_race();
+                                        continue;
+                                }
                                 goto done;
                         }
                 } else {
@@ -401,9 +412,15 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                ir.timeout_s,
                                (size_t)h->conf->signal_max_invitees, now, &eff);
                 if (!eff.event) {
+                        bool reload;
                         unclaim_invitees(h, cmd, &held, room_id);
-                        err = hd_refuse(h, out, cmd, eff.code, eff.why, now,
-                                        errstr, errstr_size);
+                        err = hd_refuse_in(h, out, cmd, new_call ? NULL : call,
+                                           eff.code, eff.why, now, &reload,
+                                           errstr, errstr_size);
+                        if (!err && reload) {
+                                cs_metrics_lost_race();
+                                continue;
+                        }
                         goto done;
                 }
                 record_claims(h, cmd, call, &held, new_call);
@@ -418,7 +435,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 }
                 if (err)
                         goto done;
-                hd_record_applied(h, cmd, call->room_id, eff.event->code, now);
+                if (!call->ops_in_record)
+                        hd_record_applied(h, cmd, call->room_id, eff.event->code,
+                                          now);
                 hd_release_effect(h, call, &eff);
                 reply_change(h, out, cmd, call, eff.event->code,
                              &eff.event->busy, now);
@@ -463,8 +482,9 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
         if (!platform_id)
                 platform_id = cmd->req.op_platform_id;
 
+        bool ledger_asked = false;
         for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
-                bool done;
+                bool done, reload;
                 cs_call_destroy(call);
                 call = NULL;
                 cs_effect_clear(&eff);
@@ -475,6 +495,17 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 if (call) {
                         err = answer_known(h, cmd, call, now, out, &done,
                                            errstr, errstr_size);
+                        if (err || done)
+                                goto done;
+                }
+                /* A pair the record does not show is new, unless the
+                 * record cannot tell (none, written before issue 8, events
+                 * trimmed, refusals full): then the ledger is asked, once. */
+                if (!ledger_asked &&
+                    (!call || !cs_call_knows_op(call, cmd->operation_id))) {
+                        ledger_asked = true;
+                        err = hd_answer_from_ledger(h, cmd, now, out, &done,
+                                                    errstr, errstr_size);
                         if (err || done)
                                 goto done;
                 }
@@ -499,8 +530,12 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 if (!eff.event) {
                         /* A refusal, or a cancel of a call that already
                          * ended unanswered: answered (0), nothing changed. */
-                        err = hd_refuse(h, out, cmd, eff.code, eff.why, now,
-                                        errstr, errstr_size);
+                        err = hd_refuse_in(h, out, cmd, call, eff.code, eff.why,
+                                           now, &reload, errstr, errstr_size);
+                        if (!err && reload) {
+                                cs_metrics_lost_race();
+                                continue;
+                        }
                         goto done;
                 }
                 cs_invitation_t inv;
@@ -524,7 +559,8 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 }
                 if (err)
                         goto done;
-                hd_record_applied(h, cmd, call->room_id, CS_OK, now);
+                if (!call->ops_in_record)
+                        hd_record_applied(h, cmd, call->room_id, CS_OK, now);
                 hd_release_effect(h, call, &eff);
                 reply_change(h, out, cmd, call, CS_OK, NULL, now);
                 hd_emit_event(h, call, eff.event, out);

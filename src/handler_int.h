@@ -72,8 +72,29 @@ cs_err_t hd_refuse_lookup(cs_handler_t *h, cs_outbox_t *out,
                           const cs_command_t *cmd, cs_err_t code,
                           const char *not_found, int64_t now, char *errstr,
                           size_t errstr_size);
+/**
+ * Refuses @p cmd, which named @p call (NULL: none), with @p code: the
+ * refusal is kept in the record when it can be (cs_call_can_keep_refusal),
+ * else in the ledger (hd_refuse). *@p reloadp is set when the record
+ * changed meanwhile: nothing was answered, load it and decide again.
+ * CS_ERR_RACE: the ledger holds the pair meanwhile (as hd_refuse).
+ */
+cs_err_t hd_refuse_in(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                      cs_call_t *call, cs_err_t code, const char *msg,
+                      int64_t now, bool *reloadp, char *errstr,
+                      size_t errstr_size);
+/** Answers @p cmd from the ledger when it holds (sendID, operationID):
+ *  *@p foundp says whether it did. */
+cs_err_t hd_answer_from_ledger(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                               cs_outbox_t *out, bool *foundp, char *errstr,
+                               size_t errstr_size);
+/** Answers @p cmd if @p call knows its pair from a command of another
+ *  request case (1001); *@p donep says whether it did. */
+void hd_answer_reused(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                      const cs_call_t *call, bool *donep);
 /** Records that @p cmd changed @p room_id (after the write; failures are
- *  logged: the call record still identifies the operation). */
+ *  logged: the call record still identifies the operation). Only for a
+ *  record that does not keep its operations (!ops_in_record). */
 void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        const char *room_id, int32_t code, int64_t now);
 /** @returns true (and answers 1008) if @p cmd is older than

@@ -29,6 +29,7 @@
 struct cs_store_s {
         mongoc_client_pool_t *pool;
         char *database;
+        int64_t op_retention_s; /* signal.operation_retention */
 };
 
 /* ---- errors ---- */
@@ -121,6 +122,7 @@ cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
         mongoc_client_pool_set_apm_callbacks(store->pool, apm, NULL);
         mongoc_apm_callbacks_destroy(apm);
         store->database = cs_xstrdup(conf->mongodb_database);
+        store->op_retention_s = conf->signal_operation_retention;
         return store;
 }
 
@@ -191,6 +193,69 @@ static cs_err_t update_one(cs_store_t *store, const char *coll,
         }
         bson_destroy(&reply);
         unlease(store, &l);
+        return err;
+}
+
+static int64_t iter_int64(const bson_iter_t *it);
+static bson_t *op_doc(const char *send_id, const char *operation_id,
+                      const cs_op_record_t *rec, int64_t at,
+                      int64_t retention_s);
+
+/* One unordered insertMany of @p docs into @p coll: every document is
+ * tried whatever happens to the others. dup[i] (when @p dup is given) says
+ * that document i hit a duplicate key; that is not an error here. Any
+ * other write error fails the whole call. */
+static cs_err_t insert_many(cs_store_t *store, const char *coll,
+                            const bson_t **docs, size_t n, bool *dup,
+                            const char *what, char *errstr,
+                            size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t reply;
+        bson_iter_t it, errs, one;
+        cs_err_t err = CS_OK;
+        if (dup)
+                memset(dup, 0, n * sizeof(*dup));
+        if (n == 0)
+                return CS_OK;
+        bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+        lease(store, coll, &l);
+        if (!mongoc_collection_insert_many(l.coll, docs, n, opts, &reply, &berr)) {
+                /* Write errors are per document: only duplicate keys are
+                 * expected. Anything else (or no list: a failure of the
+                 * whole command) fails. */
+                bool only_dups = bson_iter_init_find(&it, &reply, "writeErrors") &&
+                                 BSON_ITER_HOLDS_ARRAY(&it) &&
+                                 bson_iter_recurse(&it, &errs) &&
+                                 !bson_iter_init_find(&one, &reply,
+                                                      "writeConcernErrors");
+                while (only_dups && bson_iter_next(&errs)) {
+                        bson_iter_t f;
+                        int64_t index = -1, code = 0;
+                        if (!BSON_ITER_HOLDS_DOCUMENT(&errs) ||
+                            !bson_iter_recurse(&errs, &f)) {
+                                only_dups = false;
+                                break;
+                        }
+                        while (bson_iter_next(&f)) {
+                                if (!strcmp(bson_iter_key(&f), "index"))
+                                        index = iter_int64(&f);
+                                else if (!strcmp(bson_iter_key(&f), "code"))
+                                        code = iter_int64(&f);
+                        }
+                        if (code != 11000 || index < 0 || (size_t)index >= n)
+                                only_dups = false;
+                        else if (dup)
+                                dup[index] = true;
+                }
+                if (!only_dups) {
+                        set_err(errstr, errstr_size, what, &berr);
+                        err = classify(&berr);
+                }
+        }
+        bson_destroy(&reply);
+        unlease(store, &l);
+        bson_destroy(opts);
         return err;
 }
 
@@ -521,6 +586,31 @@ static void read_event(cs_call_t *call, const bson_iter_t *it) {
         ev->replayable = has_notify;
 }
 
+static void read_refusal(cs_call_t *call, const bson_iter_t *it) {
+        bson_iter_t f;
+        const char *user_id = "", *operation_id = "", *request = "", *msg = "";
+        int32_t code = 0;
+        int64_t at = 0;
+        if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
+                return;
+        while (bson_iter_next(&f)) {
+                const char *key = bson_iter_key(&f);
+                if (!strcmp(key, "userID"))
+                        user_id = iter_str(&f);
+                else if (!strcmp(key, "operationID"))
+                        operation_id = iter_str(&f);
+                else if (!strcmp(key, "request"))
+                        request = iter_str(&f);
+                else if (!strcmp(key, "errCode"))
+                        code = iter_int32(&f);
+                else if (!strcmp(key, "errMsg"))
+                        msg = iter_str(&f);
+                else if (!strcmp(key, "at"))
+                        at = iter_date(&f);
+        }
+        cs_call_add_refusal(call, user_id, operation_id, request, code, msg, at);
+}
+
 /* Builds a call from its document; NULL if the document is not a call. */
 static cs_call_t *call_from_bson(const bson_t *doc) {
         bson_iter_t it, child;
@@ -572,6 +662,13 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
                         call->events_dropped = iter_int64(&it);
                 else if (!strcmp(key, "groupClaim") && BSON_ITER_HOLDS_UTF8(&it))
                         call->group_claim = cs_xstrdup(bson_iter_utf8(&it, NULL));
+                else if (!strcmp(key, "opsInRecord"))
+                        call->ops_in_record = BSON_ITER_HOLDS_BOOL(&it) &&
+                                              bson_iter_bool(&it);
+                else if (!strcmp(key, "refusals") && BSON_ITER_HOLDS_ARRAY(&it) &&
+                         bson_iter_recurse(&it, &child))
+                        while (bson_iter_next(&child))
+                                read_refusal(call, &child);
                 else if (!strcmp(key, "participants") &&
                          BSON_ITER_HOLDS_ARRAY(&it) &&
                          bson_iter_recurse(&it, &child))
@@ -607,6 +704,8 @@ static bson_t *call_to_bson(const cs_call_t *call) {
         BSON_APPEND_DATE_TIME(doc, "createdAt", call->created_at);
         BSON_APPEND_DATE_TIME(doc, "deadline", call->deadline);
         BSON_APPEND_INT64(doc, "rev", 1);
+        if (call->ops_in_record)
+                BSON_APPEND_BOOL(doc, "opsInRecord", true);
         return doc;
 }
 
@@ -684,12 +783,58 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
         return err;
 }
 
+/* Does @p ev record a command (not the timer, not a LiveKit event)? */
+static bool is_command_event(const cs_event_t *ev) {
+        return ev->request && ev->request[0] && strcmp(ev->request, "timer") &&
+               strcmp(ev->request, "livekit");
+}
+
+/* Writes the ledger entries of the commands whose events the next trim of
+ * @p call drops, before the write that drops them: a record that dropped
+ * events (eventsDropped > 0) sends lookups of pairs it does not show to
+ * the ledger, which must then hold them. Entries already there stay. */
+static cs_err_t ledger_trimmed(cs_store_t *store, const cs_call_t *call,
+                               char *errstr, size_t errstr_size) {
+        if (call->event_cnt <= CS_CALL_KEEP_EVENTS)
+                return CS_OK;
+        size_t drop = call->event_cnt - CS_CALL_KEEP_EVENTS, n = 0;
+        bson_t **docs = cs_xcalloc(drop, sizeof(*docs));
+        const bson_t **cdocs = cs_xcalloc(drop, sizeof(*cdocs));
+        for (size_t i = 0; i < drop; i++) {
+                const cs_event_t *ev = &call->events[i];
+                if (!is_command_event(ev))
+                        continue;
+                cs_op_record_t rec = {
+                        .request = ev->request,
+                        .room_id = call->room_id,
+                        .code = ev->code,
+                        .msg = "",
+                        .applied = true,
+                };
+                docs[n] = op_doc(ev->user_id, ev->operation_id, &rec, ev->at,
+                                 store->op_retention_s);
+                cdocs[n] = docs[n];
+                n++;
+        }
+        cs_err_t err = insert_many(store, OPERATIONS, cdocs, n, NULL,
+                                   "record trimmed operations", errstr,
+                                   errstr_size);
+        for (size_t i = 0; i < n; i++)
+                bson_destroy(docs[i]);
+        free(cdocs);
+        free(docs);
+        return err;
+}
+
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) {
         cs_err_t err;
         /* The whole (bounded) events array is written each time, so the
          * record keeps only the most recent ones. A stored rev of another
          * numeric type still matches: MongoDB compares numbers by value. */
+        err = ledger_trimmed(store, call, errstr, errstr_size);
+        if (err)
+                return err;
         cs_call_trim_events(call);
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(call->room_id), "rev",
                                   BCON_INT64(call->rev));
@@ -713,6 +858,32 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                 err = CS_ERR_RACE;
         }
         bson_destroy(&update);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_add_refusal(cs_store_t *store, cs_call_t *call,
+                              const cs_refusal_t *ref, char *errstr,
+                              size_t errstr_size) {
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(call->room_id), "rev",
+                                  BCON_INT64(call->rev));
+        bson_t *update = BCON_NEW(
+                "$push", "{", "refusals", "{", "userID", BCON_UTF8(ref->user_id),
+                "operationID", BCON_UTF8(ref->operation_id), "request",
+                BCON_UTF8(ref->request), "errCode", BCON_INT32(ref->code),
+                "errMsg", BCON_UTF8(ref->msg), "at", BCON_DATE_TIME(ref->at),
+                "}", "}", "$inc", "{", "rev", BCON_INT64(1), "}");
+        int64_t matched;
+        cs_err_t err = update_one(store, CALLS, filter, update, "record refusal",
+                                  &matched, errstr, errstr_size);
+        if (!err && matched == 1) {
+                call->rev++;
+        } else if (!err) {
+                snprintf(errstr, errstr_size, "call %s changed meanwhile",
+                         call->room_id);
+                err = CS_ERR_RACE;
+        }
+        bson_destroy(update);
         bson_destroy(filter);
         return err;
 }
@@ -1021,13 +1192,10 @@ cs_err_t cs_store_get_op(cs_store_t *store, const char *send_id,
         return err;
 }
 
-cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
-                         const char *operation_id, const cs_op_record_t *rec,
-                         int64_t now, int64_t retention_s, char *errstr,
-                         size_t errstr_size) {
-        lease_t l;
-        bson_error_t berr;
-        cs_err_t err = CS_OK;
+/* The ledger entry of (@p send_id, @p operation_id) made at @p at. */
+static bson_t *op_doc(const char *send_id, const char *operation_id,
+                      const cs_op_record_t *rec, int64_t at,
+                      int64_t retention_s) {
         char *key = op_key(send_id, operation_id);
         bson_t *doc = BCON_NEW("_id", BCON_UTF8(key), "sendID",
                                BCON_UTF8(send_id), "operationID",
@@ -1036,10 +1204,22 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
                                BCON_BOOL(rec->applied), "errCode",
                                BCON_INT32(rec->code), "errMsg",
                                BCON_UTF8(rec->msg ? rec->msg : ""), "at",
-                               BCON_DATE_TIME(now), "expireAt",
-                               BCON_DATE_TIME(now + retention_s * 1000));
+                               BCON_DATE_TIME(at), "expireAt",
+                               BCON_DATE_TIME(at + retention_s * 1000));
         if (rec->room_id)
                 BSON_APPEND_UTF8(doc, "roomID", rec->room_id);
+        free(key);
+        return doc;
+}
+
+cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
+                         const char *operation_id, const cs_op_record_t *rec,
+                         int64_t now, int64_t retention_s, char *errstr,
+                         size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *doc = op_doc(send_id, operation_id, rec, now, retention_s);
         lease(store, OPERATIONS, &l);
         if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr)) {
                 set_err(errstr, errstr_size, "record operation", &berr);
@@ -1047,7 +1227,6 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
         }
         unlease(store, &l);
         bson_destroy(doc);
-        free(key);
         return err;
 }
 

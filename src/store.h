@@ -13,10 +13,15 @@
  *               workers; `claim` is the claim's identity, stored with the
  *               participant (lineClaim) or the call (groupClaim) in the
  *               same conditional update that places them in the call.
- *   operations  the ledger: one entry per (sendID, operationID) applied or
- *               refused, with the reply code, so that a redelivery is
- *               recognised and answered the same way; removed by a TTL
- *               index after signal.operation_retention.
+ *   operations  the ledger: one entry per (sendID, operationID) refused
+ *               without a call record to keep it, or applied to a record
+ *               that does not keep its operations (written before issue 8),
+ *               or whose event a trim drops; with the reply code, so that
+ *               a redelivery is recognised and answered the same way;
+ *               removed by a TTL index after signal.operation_retention.
+ *               Records written since issue 8 (opsInRecord) keep their
+ *               applied operations as events and the refusals of commands
+ *               that named them in `refusals`.
  *
  * Errors: CS_ERR_TRANSIENT for anything that may pass (network, server
  * selection, primary changes, unknown server errors), CS_ERR_PERMANENT for
@@ -96,6 +101,18 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
  */
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) CS_WUR;
+
+/**
+ * Appends @p ref to the refusals of @p call if the stored rev still equals
+ * call->rev, and bumps rev: the refusal was decided on that revision, so a
+ * change racing with it (the same command on another worker) loses its
+ * compare-and-set and finds the refusal. The caller checked that the record
+ * has room (cs_call_can_keep_refusal). @returns CS_ERR_RACE if the record
+ * changed meanwhile (reload and decide again).
+ */
+cs_err_t cs_store_add_refusal(cs_store_t *store, cs_call_t *call,
+                              const cs_refusal_t *ref, char *errstr,
+                              size_t errstr_size) CS_WUR;
 
 /** Collects up to @p limit roomIDs the ring timer must look at, leaving
  *  out those in @p skip (may be NULL): first calls whose timer outbox
