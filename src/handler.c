@@ -124,37 +124,6 @@ cs_err_t hd_refuse_lookup(cs_handler_t *h, cs_outbox_t *out,
                          now, errstr, errstr_size);
 }
 
-cs_err_t hd_refuse_in(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
-                      cs_call_t *call, cs_err_t code, const char *msg,
-                      int64_t now, bool *reloadp, char *errstr,
-                      size_t errstr_size) {
-        *reloadp = false;
-        if (!call || !cs_call_can_keep_refusal(call, cmd->operation_id))
-                return hd_refuse(h, out, cmd, code, msg, now, errstr, errstr_size);
-        const char *text = code ? (msg ? msg : cs_err2str(code)) : "";
-        cs_refusal_t ref = {
-                .user_id = hd_lend(cmd->send_id),
-                .operation_id = hd_lend(cmd->operation_id),
-                .request = hd_lend(cs_req_kind_name(cmd->req.kind)),
-                .code = (int32_t)code,
-                .msg = hd_lend(text),
-                .at = now,
-        };
-        cs_err_t err = cs_store_add_refusal(h->store, call, &ref, errstr,
-                                            errstr_size);
-        if (err == CS_ERR_RACE) {
-                *reloadp = true;
-                return CS_OK;
-        }
-        if (err)
-                return err;
-        cs_log(CS_LOG_DEBUG, "HANDLE", "op=%s from %s: %s refused in room %s: %d %s",
-               cmd->operation_id, cmd->send_id, ref.request, call->room_id,
-               (int)code, text);
-        hd_add_error_reply(h, out, cmd, code, msg);
-        return CS_OK;
-}
-
 void hd_answer_reused(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
                       const cs_call_t *call, bool *donep) {
         const char *request = cs_req_kind_name(cmd->req.kind);
@@ -190,10 +159,14 @@ void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        cmd->operation_id, cmd->send_id, room_id, errstr);
 }
 
+bool hd_is_expired(const cs_handler_t *h, const cs_command_t *cmd, int64_t now) {
+        int64_t max_age_ms = h->conf->signal_command_max_age * 1000;
+        return max_age_ms && cmd->sent_at > 0 && now - cmd->sent_at > max_age_ms;
+}
+
 bool hd_expired(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
                 int64_t now) {
-        int64_t max_age_ms = h->conf->signal_command_max_age * 1000;
-        if (!max_age_ms || cmd->sent_at <= 0 || now - cmd->sent_at <= max_age_ms)
+        if (!hd_is_expired(h, cmd, now))
                 return false;
         cs_log(CS_LOG_INFO, "HANDLE", "op=%s from %s: expired (%lld ms old)",
                cmd->operation_id, cmd->send_id, (long long)(now - cmd->sent_at));

@@ -690,6 +690,13 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
         return call;
 }
 
+cs_call_t *cs_store_decode_call(const uint8_t *data, size_t len) {
+        bson_t doc;
+        if (!bson_init_static(&doc, data, len))
+                return NULL;
+        return call_from_bson(&doc);
+}
+
 static bson_t *call_to_bson(const cs_call_t *call) {
         bson_t *doc = bson_new();
         BSON_APPEND_UTF8(doc, "_id", call->room_id);
@@ -862,11 +869,16 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
         return err;
 }
 
-cs_err_t cs_store_add_refusal(cs_store_t *store, cs_call_t *call,
-                              const cs_refusal_t *ref, char *errstr,
-                              size_t errstr_size) {
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(call->room_id), "rev",
-                                  BCON_INT64(call->rev));
+cs_err_t cs_store_add_refusal(cs_store_t *store, const char *room_id,
+                              const cs_refusal_t *ref, bool *keptp,
+                              char *errstr, size_t errstr_size) {
+        char full[32];
+        snprintf(full, sizeof(full), "refusals.%d", CS_CALL_KEEP_REFUSALS - 1);
+        bson_t *filter = BCON_NEW(
+                "_id", BCON_UTF8(room_id), "$nor", "[", "{", "events", "{",
+                "$elemMatch", "{", "userID", BCON_UTF8(ref->user_id),
+                "operationID", BCON_UTF8(ref->operation_id), "}", "}", "}", "]",
+                full, "{", "$exists", BCON_BOOL(false), "}");
         bson_t *update = BCON_NEW(
                 "$push", "{", "refusals", "{", "userID", BCON_UTF8(ref->user_id),
                 "operationID", BCON_UTF8(ref->operation_id), "request",
@@ -876,13 +888,7 @@ cs_err_t cs_store_add_refusal(cs_store_t *store, cs_call_t *call,
         int64_t matched;
         cs_err_t err = update_one(store, CALLS, filter, update, "record refusal",
                                   &matched, errstr, errstr_size);
-        if (!err && matched == 1) {
-                call->rev++;
-        } else if (!err) {
-                snprintf(errstr, errstr_size, "call %s changed meanwhile",
-                         call->room_id);
-                err = CS_ERR_RACE;
-        }
+        *keptp = !err && matched == 1;
         bson_destroy(update);
         bson_destroy(filter);
         return err;
@@ -1055,6 +1061,108 @@ done:
         unlease(store, &l);
         bson_destroy(filter);
         bson_destroy(doc);
+        return err;
+}
+
+/* Reads who holds @p line_id into @p holder (left empty when it is held
+ * under @p claim). *@p foundp: the line exists. */
+static void read_holder(const bson_t *doc, const char *claim,
+                        cs_line_holder_t *holder) {
+        bson_iter_t it;
+        const char *held_claim = "";
+        if (bson_iter_init_find(&it, doc, "claim"))
+                held_claim = iter_str(&it);
+        if (strcmp(held_claim, claim) == 0)
+                return;
+        holder->claim = cs_xstrdup(held_claim);
+        holder->room_id = cs_xstrdup(bson_iter_init_find(&it, doc, "roomID")
+                                             ? iter_str(&it) : "");
+        if (bson_iter_init_find(&it, doc, "at"))
+                holder->since = iter_date(&it);
+}
+
+cs_err_t cs_store_claim_lines(cs_store_t *store, size_t n,
+                              const char *const *line_ids, const char *room_id,
+                              const char *const *claims, int64_t now,
+                              bool *fresh, cs_line_holder_t *holders,
+                              char *errstr, size_t errstr_size) {
+        bson_t **docs = cs_xcalloc(n ? n : 1, sizeof(*docs));
+        const bson_t **cdocs = cs_xcalloc(n ? n : 1, sizeof(*cdocs));
+        bool *dup = cs_xcalloc(n ? n : 1, sizeof(*dup));
+        cs_err_t err = CS_OK;
+        for (size_t i = 0; i < n; i++) {
+                memset(&holders[i], 0, sizeof(holders[i]));
+                docs[i] = BCON_NEW("_id", BCON_UTF8(line_ids[i]), "roomID",
+                                   BCON_UTF8(room_id), "claim", BCON_UTF8(claims[i]),
+                                   "at", BCON_DATE_TIME(now));
+                cdocs[i] = docs[i];
+        }
+        err = insert_many(store, LINES, cdocs, n, dup, "claim lines", errstr,
+                          errstr_size);
+        size_t dups = 0;
+        for (size_t i = 0; i < n; i++) {
+                fresh[i] = !err && !dup[i];
+                dups += dup[i];
+        }
+        if (err || dups == 0)
+                goto done;
+
+        /* Who holds the lines that were taken: one find for all of them. */
+        lease_t l;
+        bson_error_t berr;
+        const bson_t *doc;
+        bson_t filter = BSON_INITIALIZER, in, arr;
+        char buf[16];
+        const char *key;
+        uint32_t k = 0;
+        bool *seen = cs_xcalloc(n, sizeof(*seen));
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = 0; i < n; i++) {
+                if (!dup[i])
+                        continue;
+                bson_uint32_to_string(k++, &key, buf, sizeof(buf));
+                BSON_APPEND_UTF8(&arr, key, line_ids[i]);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        lease(store, LINES, &l);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, &filter,
+                                                                NULL, NULL);
+        while (mongoc_cursor_next(cur, &doc)) {
+                bson_iter_t it;
+                if (!bson_iter_init_find(&it, doc, "_id"))
+                        continue;
+                const char *id = iter_str(&it);
+                for (size_t i = 0; i < n; i++)
+                        if (dup[i] && !seen[i] && !strcmp(id, line_ids[i])) {
+                                seen[i] = true;
+                                read_holder(doc, claims[i], &holders[i]);
+                        }
+        }
+        if (mongoc_cursor_error(cur, &berr)) {
+                set_err(errstr, errstr_size, "read lines", &berr);
+                err = classify(&berr);
+        }
+        mongoc_cursor_destroy(cur);
+        unlease(store, &l);
+        bson_destroy(&filter);
+        /* A line let go in between: claimed on its own (rare). */
+        for (size_t i = 0; !err && i < n; i++)
+                if (dup[i] && !seen[i])
+                        err = cs_store_claim_line(store, line_ids[i], room_id,
+                                                  claims[i], now, &holders[i],
+                                                  errstr, errstr_size);
+        free(seen);
+done:
+        if (err)
+                for (size_t i = 0; i < n; i++)
+                        cs_line_holder_clear(&holders[i]);
+        for (size_t i = 0; i < n; i++)
+                bson_destroy(docs[i]);
+        free(docs);
+        free(cdocs);
+        free(dup);
         return err;
 }
 

@@ -86,6 +86,11 @@ cs_err_t cs_store_load_group_call(cs_store_t *store, const char *group_id,
                                   cs_call_t **callp, char *errstr,
                                   size_t errstr_size) CS_WUR;
 
+/** Reads a call record from its BSON bytes (@p data, @p len) as
+ *  cs_store_load_call() does: NULL if it is not a call. For tests and
+ *  tools. */
+cs_call_t *cs_store_decode_call(const uint8_t *data, size_t len);
+
 /**
  * Inserts a new call (rev 1). @returns CS_ERR_RACE if a call with that
  * roomID exists. On CS_OK call->rev and call->stored_event_cnt are updated.
@@ -103,16 +108,16 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) CS_WUR;
 
 /**
- * Appends @p ref to the refusals of @p call if the stored rev still equals
- * call->rev, and bumps rev: the refusal was decided on that revision, so a
- * change racing with it (the same command on another worker) loses its
- * compare-and-set and finds the refusal. The caller checked that the record
- * has room (cs_call_can_keep_refusal). @returns CS_ERR_RACE if the record
- * changed meanwhile (reload and decide again).
+ * Appends @p ref to the refusals of call @p room_id and bumps rev, unless the
+ * record meanwhile shows the pair applied (an event), keeps
+ * CS_CALL_KEEP_REFUSALS already, or is gone: *@p keptp says whether it was
+ * kept. Bumping rev makes a change decided on the revision before (the
+ * same command applied by another worker) lose its compare-and-set and
+ * find the refusal.
  */
-cs_err_t cs_store_add_refusal(cs_store_t *store, cs_call_t *call,
-                              const cs_refusal_t *ref, char *errstr,
-                              size_t errstr_size) CS_WUR;
+cs_err_t cs_store_add_refusal(cs_store_t *store, const char *room_id,
+                              const cs_refusal_t *ref, bool *keptp,
+                              char *errstr, size_t errstr_size) CS_WUR;
 
 /** Collects up to @p limit roomIDs the ring timer must look at, leaving
  *  out those in @p skip (may be NULL): first calls whose timer outbox
@@ -150,6 +155,20 @@ cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
                              const char *room_id, const char *claim,
                              int64_t now, cs_line_holder_t *holder,
                              char *errstr, size_t errstr_size) CS_WUR;
+
+/**
+ * Claims the @p n lines @p line_ids[i] for @p room_id under @p claims[i]
+ * at @p now in one unordered insertMany, then reads the holders of those
+ * already taken in one find. Per line: @p holders[i] is left empty when the
+ * line is now held under its claim, and @p fresh[i] says it was inserted
+ * by this call (nothing held it); otherwise @p holders[i] says who holds it
+ * (caller clears each).
+ */
+cs_err_t cs_store_claim_lines(cs_store_t *store, size_t n,
+                              const char *const *line_ids, const char *room_id,
+                              const char *const *claims, int64_t now,
+                              bool *fresh, cs_line_holder_t *holders,
+                              char *errstr, size_t errstr_size) CS_WUR;
 
 /** Moves line @p line_id to (@p room_id, @p claim) if it is still held under
  *  @p old_claim. @p tookp says whether it moved. */

@@ -12,8 +12,8 @@
  *    nothing, both while the call record holds the event and from the
  *    ledger of operations (a lookup that names no call);
  *  - refusals are remembered per pair: the stranger's second delivery is
- *    answered 1002 again, and the call record it named keeps one entry for
- *    it (`refusals`; the ledger holds nothing);
+ *    answered 1002 again, the ledger holds one entry for it, and so does
+ *    the call record it named (`refusals`);
  *  - a command whose sentAt is older than signal.command_max_age is
  *    answered 1008 and changes nothing; sentAt 0 never expires; a
  *    redelivery of an applied command is answered from the record even
@@ -80,8 +80,13 @@ int main(void) {
         /* ... and again: the same refusal, remembered under her pair */
         env_send(env, cmd_action("op-1", "mallory", REQ(ACCEPT), "room-1"), NULL, -1);
         env_expect_code(env, "mallory", "op-1", 1002, RESP(ACCEPT));
-        /* kept once, in the record the accept named (not the ledger) */
-        TEST_INTEQ(env_count_docs(env, "operations", "{\"sendID\": \"mallory\"}"), 0);
+        /* in the ledger once, and kept once in the record the accept named */
+        TEST_INTEQ(env_count_docs(env, "operations",
+                                  "{\"sendID\": \"mallory\", \"operationID\": \"op-1\"}"),
+                   1);
+        TEST_INTEQ(env_count_docs(env, "operations",
+                                  "{\"sendID\": \"mallory\", \"errCode\": 1002}"),
+                   1);
         bson_t *rdoc = env_call_doc(env, "room-1");
         TEST_STREQ(doc_str(rdoc, "refusals.0.userID"), "mallory");
         TEST_STREQ(doc_str(rdoc, "refusals.0.operationID"), "op-1");
