@@ -11,16 +11,21 @@
  *      before is answered from its call (a redelivery), and a pair used for
  *      another request case is answered 1001. The identity of a command is
  *      the pair, never the operationID alone: another sender's command
- *      with a known operationID is a new command, judged in full;
+ *      with a known operationID is a new command, judged in full.
+ *      A well-formed accept, reject, cancel or hang-up skips this step: it
+ *      names its call, whose record keeps the operations applied to it and
+ *      the refusals of commands that named it; handler_change.c asks the
+ *      record first and the ledger only when the record cannot tell;
  *   4. limits and encoding are checked (1001); a command older than
  *      signal.command_max_age is answered 1008 once it is known not to be
  *      a redelivery (handler_change.c asks the call record first);
  *   5. the command is carried out (handler_change.c, lookups below, the
  *      v3 read methods in handler_read.c).
  *
- * Every refusal is recorded in the ledger before it is answered. When two
- * workers record the same pair at once, the one that loses handles the
- * command again from step 3 and answers what the ledger says.
+ * Every refusal is recorded in the ledger before it is answered (and kept
+ * in the record it named as well, handler_change.c). When two workers
+ * record the same pair at once, the one that loses answers what the ledger
+ * says.
  *
  * The other files of the handler are listed in handler_int.h.
  */

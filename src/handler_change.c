@@ -6,10 +6,17 @@
  * conditional update (compare-and-set on rev); a lost race reloads and
  * decides again, HD_MAX_RACE_ATTEMPTS times at most, then gives up (1009).
  * Before deciding, the record is asked whether this sender's operationID
- * is already among its events: then the command is a redelivery (or a
- * second worker's copy of it) and is answered from what the record kept.
- * A command is judged as new only after that check, so a redelivery of an
- * applied command is never answered 1008 or judged again.
+ * is already among its events or its kept refusals: then the command is a
+ * redelivery (or a second worker's copy of it) and is answered from what
+ * the record kept. The ledger is asked only when the record cannot tell
+ * (cs_call_knows_op). A command is judged as new only after that, so a
+ * redelivery of an applied command is never answered 1008 or judged again.
+ * Applied commands are not written to the ledger (the record keeps them;
+ * store.c ledgers those a trim drops), except on a record written before
+ * issue 8. An invite of a new call claims every line in one insertMany and
+ * inserts the call without loading it first (claim_all). Round trips: a
+ * new 1:1 call 3, accept 2, reject, cancel and hang-up 3 (their lines'
+ * release is the third).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,8 +3,9 @@
  *
  * Only single-document operations are used (no transactions): each state
  * change of a call is one update_one filtered on {_id, rev}; a line claim is
- * one insert on a unique _id; a takeover of a stale claim is one update_one
- * filtered on the old holder. That keeps every race decided by MongoDB's
+ * one insert on a unique _id (an invite sends all of its claims in one
+ * unordered insertMany: each document still succeeds or fails on its own);
+ * a takeover of a stale claim is one update_one filtered on the old holder. That keeps every race decided by MongoDB's
  * per-document atomicity, which holds on a standalone server, a replica set
  * and the test server alike. Writes use the client's write concern (the
  * default of the URI; production URIs should say w=majority).
