@@ -14,6 +14,10 @@
  * stale, but only once it is older than the grace: until then the worker
  * that made it may be about to write its call. Stale claims are taken over,
  * so a crash between claim and call write cannot leave anyone busy for ever.
+ * A claim the holding call records (lineClaim, groupClaim) was written by
+ * its maker already: once it holds nothing it is taken over at once, so a
+ * release that failed (or a worker that stopped before it) does not keep a
+ * user whose call ended busy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,20 +46,32 @@ void hd_claim_id(const cs_handler_t *h, const char *room_id, const char *kind,
         snprintf(out, HD_CLAIM_SIZE, "c-%s", hex);
 }
 
-/* Does the holder's call still hold the line? */
+/* Does the holder's call still hold the line (*livep)? *recordedp: the
+ * call records the holder's claim, so its maker is done writing it. */
 static cs_err_t holder_is_live(cs_handler_t *h, const char *kind,
                                const char *id, const cs_line_holder_t *holder,
-                               bool *livep, char *errstr, size_t errstr_size) {
+                               bool *livep, bool *recordedp, char *errstr,
+                               size_t errstr_size) {
         cs_call_t *call = NULL;
         *livep = false;
+        *recordedp = false;
         cs_err_t err = cs_store_load_call(h->store, holder->room_id, &call,
                                           errstr, errstr_size);
         if (err == CS_ERR_UNDECODABLE)
                 return CS_OK; /* an unreadable record holds nothing */
         if (err || !call)
                 return err;
-        *livep = strcmp(kind, "user") == 0 ? cs_call_user_is_live(call, id)
-                                           : cs_call_is_live(call);
+        const char *recorded;
+        if (strcmp(kind, "user") == 0) {
+                const cs_participant_t *part = cs_call_find(call, id);
+                *livep = cs_call_user_is_live(call, id);
+                recorded = part ? part->line_claim : NULL;
+        } else {
+                *livep = cs_call_is_live(call);
+                recorded = call->group_claim;
+        }
+        *recordedp = recorded && holder->claim[0] &&
+                     strcmp(recorded, holder->claim) == 0;
         cs_call_destroy(call);
         return CS_OK;
 }
@@ -67,14 +83,17 @@ static cs_err_t settle(cs_handler_t *h, const char *kind, const char *id,
                        const char *claim, int64_t now, bool *busyp,
                        bool *tookp, char *errstr, size_t errstr_size) {
         char lid[HD_LINE_ID_SIZE];
-        bool live;
+        bool live, recorded;
         *busyp = false;
         *tookp = false;
-        cs_err_t err = holder_is_live(h, kind, id, holder, &live, errstr,
-                                      errstr_size);
+        cs_err_t err = holder_is_live(h, kind, id, holder, &live, &recorded,
+                                      errstr, errstr_size);
         if (err)
                 return err;
-        if (live || now - holder->since < CLAIM_GRACE_MS) {
+        /* The grace is for a claim whose call may not be written yet; one
+         * its call records (a release that failed or never came) holds
+         * nothing once the user's part ended: taken over at once. */
+        if (live || (!recorded && now - holder->since < CLAIM_GRACE_MS)) {
                 *busyp = true;
                 return CS_OK;
         }

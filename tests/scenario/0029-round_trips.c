@@ -17,8 +17,12 @@
  *    accept, 1002) is kept in the record as well as the ledger: its
  *    redelivery costs 1 and is refused identically;
  *  - a user whose call ended is invitable again at once, and a user in a
- *    live call is still busy (1006 with the busy list).
+ *    live call is still busy (1006 with the busy list); also when the
+ *    release of the ended call's line never came (a claim the call records
+ *    is taken over at once), while a claim no call records yet is still
+ *    respected (busy).
  */
+#include <mongoc/mongoc.h>
 #include <string.h>
 
 #include "harness.h"
@@ -49,6 +53,24 @@ static int64_t counted(env_t *env, cmd_t *c, const char *sender, const char *op,
         if (rp)
                 *rp = r;
         return commands(env) - before;
+}
+
+/* Writes a `lines` document as a claim would (a release that did not
+ * happen, or a claim whose call is not written yet). */
+static void put_line(env_t *env, const char *id, const char *room,
+                     const char *claim) {
+        bson_error_t berr;
+        mongoc_client_t *client = mongoc_client_new(env_mongo_uri(env));
+        mongoc_collection_t *lines =
+                mongoc_client_get_collection(client, env_mongo_db(env), "lines");
+        bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "roomID", BCON_UTF8(room),
+                               "claim", BCON_UTF8(claim), "at",
+                               BCON_DATE_TIME(env_wall_ms()));
+        TEST_ASSERT(mongoc_collection_insert_one(lines, doc, NULL, NULL, &berr),
+                    "insert line: %s", berr.message);
+        bson_destroy(doc);
+        mongoc_collection_destroy(lines);
+        mongoc_client_destroy(client);
 }
 
 static void same_bytes(const seen_t *a, const seen_t *b) {
@@ -157,6 +179,32 @@ int main(void) {
         env_expect_note(env, "bob", "rt-rej");
         bson_destroy(env_wait_call(env, "rt-room-2", "ended", "rejected"));
         TEST_INTEQ(env_count_docs(env, "lines", "{}"), 0);
+        /* ---- a release that never came ---- */
+        /* bob's line put back as the ended call recorded it: taken over at
+         * once (the call records the claim, so nobody is about to write
+         * it); a claim no call records yet is respected (its maker may be
+         * about to write the call) */
+        bson_t *rec = env_call_doc(env, "rt-room-2");
+        TEST_STREQ(doc_str(rec, "participants.1.userID"), "bob");
+        char claim[64];
+        snprintf(claim, sizeof(claim), "%s", doc_str(rec, "participants.1.lineClaim"));
+        TEST_ASSERT(claim[0], "bob's claim is recorded");
+        bson_destroy(rec);
+        put_line(env, "user:bob", "rt-room-2", claim);
+        put_line(env, "user:carol", "rt-room-unwritten", "c-not-recorded");
+        n = counted(env, cmd_invite("rt-inv3", "alice", (const char *[]){"bob", NULL},
+                                    NULL, NULL, "audio", 60),
+                    "alice", "rt-inv3", 0, RESP(INVITE), &r);
+        TEST_SAY("invite over a missed release: %lld MongoDB commands", (long long)n);
+        TEST_INTEQ(r->resp->invite->n_busylineuseridlist, 0);
+        env_expect_note(env, "bob", "rt-inv3");
+        env_expect_note(env, "alice", "rt-inv3");
+        counted(env, cmd_invite("rt-inv4", "mallory", (const char *[]){"carol", NULL},
+                                NULL, NULL, "audio", 60),
+                "mallory", "rt-inv4", 1006, RESP(INVITE), &r);
+        TEST_STREQ(r->resp->invite->busylineuseridlist[0], "carol");
+        env_expect_quiet(env, "carol", 300);
+
         /* nothing applied went to the ledger */
         TEST_INTEQ(env_count_docs(env, "operations", "{\"applied\": true}"), 0);
 
