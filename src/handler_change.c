@@ -148,6 +148,9 @@ cs_err_t hd_refuse_in(cs_handler_t *h, cs_outbox_t *out, cs_command_t *cmd,
                 /* Another copy of the pair was recorded first: its outcome
                  * stands. A refusal goes into this record too, so that it
                  * answers for the pair from now on. */
+                cs_log(CS_LOG_DEBUG, "HANDLE",
+                       "op=%s from %s: recorded meanwhile by another worker; "
+                       "answering from the ledger", cmd->operation_id, cmd->send_id);
                 cs_op_record_t stored;
                 err = cs_store_get_op(h->store, cmd->send_id, cmd->operation_id,
                                       &found, &stored, errstr, errstr_size);
