@@ -7,6 +7,10 @@
  *               a compare-and-set, so two workers racing on one call can
  *               never both win. pendingTimer/pendingTimerAt hold the
  *               timer event whose notifications are not yet delivered.
+ *               Records written since issue 8 carry opsInRecord: true and
+ *               keep the refusals of commands that named them (refusals,
+ *               at most CS_CALL_KEEP_REFUSALS, appended with $push and
+ *               rev + 1); see `operations`.
  *   lines       one document per busy line, _id = "user:<userID>" or
  *               "group:<groupID>", {roomID, claim, at}. The unique _id is
  *               the atomic claim that makes busy lines hold across
