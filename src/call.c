@@ -137,6 +137,7 @@ cs_call_t *cs_call_new(const char *room_id, const char *inviter_user_id,
         cs_participant_t *inviter = cs_call_add_participant(
                 call, inviter_user_id, true, CS_PART_ACCEPTED, platform_id, now);
         cs_participant_set_meta(inviter, inviter_meta, inviter_meta_len);
+        call->ops_in_record = true;
         return call;
 }
 
@@ -177,6 +178,13 @@ void cs_call_destroy(cs_call_t *call) {
         free(call->custom_data);
         free(call->pending_timer_op);
         free(call->group_claim);
+        for (size_t i = 0; i < call->refusal_cnt; i++) {
+                free(call->refusals[i].user_id);
+                free(call->refusals[i].operation_id);
+                free(call->refusals[i].request);
+                free(call->refusals[i].msg);
+        }
+        free(call->refusals);
         free(call);
 }
 
@@ -250,6 +258,41 @@ cs_event_t *cs_call_find_op(const cs_call_t *call, const char *user_id,
                     strcmp(call->events[i].user_id, user_id) == 0)
                         return &call->events[i];
         return NULL;
+}
+
+cs_refusal_t *cs_call_find_refusal(const cs_call_t *call, const char *user_id,
+                                   const char *operation_id) {
+        for (size_t i = 0; i < call->refusal_cnt; i++)
+                if (strcmp(call->refusals[i].operation_id, operation_id) == 0 &&
+                    strcmp(call->refusals[i].user_id, user_id) == 0)
+                        return &call->refusals[i];
+        return NULL;
+}
+
+cs_refusal_t *cs_call_add_refusal(cs_call_t *call, const char *user_id,
+                                  const char *operation_id,
+                                  const char *request, int32_t code,
+                                  const char *msg, int64_t at) {
+        call->refusals = cs_xrealloc(call->refusals, (call->refusal_cnt + 1) *
+                                                             sizeof(*call->refusals));
+        cs_refusal_t *ref = &call->refusals[call->refusal_cnt++];
+        ref->user_id = cs_xstrdup(user_id);
+        ref->operation_id = cs_xstrdup(operation_id);
+        ref->request = cs_xstrdup(request);
+        ref->code = code;
+        ref->msg = cs_xstrdup(msg ? msg : "");
+        ref->at = at;
+        return ref;
+}
+
+bool cs_call_can_keep_refusal(const cs_call_t *call, const char *operation_id) {
+        return call->ops_in_record && call->refusal_cnt < CS_CALL_KEEP_REFUSALS &&
+               strlen(operation_id) <= CS_CALL_REFUSAL_ID_MAX;
+}
+
+bool cs_call_knows_op(const cs_call_t *call, const char *operation_id) {
+        return cs_call_can_keep_refusal(call, operation_id) &&
+               call->events_dropped == 0;
 }
 
 bool cs_call_is_live(const cs_call_t *call) {

@@ -115,6 +115,17 @@ typedef struct cs_event_s {
         size_t content_len;
 } cs_event_t;
 
+/* A command that named the call and was refused: kept in the record so
+ * that its redelivery is refused the same way (contract section 5). */
+typedef struct cs_refusal_s {
+        char *user_id;           /* sendID */
+        char *operation_id;
+        char *request;           /* request case name */
+        int32_t code;            /* the reply's errCode */
+        char *msg;               /* the reply's errMsg */
+        int64_t at;              /* ms */
+} cs_refusal_t;
+
 typedef struct cs_call_s {
         char *room_id;
         cs_call_state_t state;
@@ -143,6 +154,15 @@ typedef struct cs_call_s {
          * delivery was last started (ms). NULL when none. */
         char *pending_timer_op;
         int64_t pending_timer_at;
+        /* The record is the first place a redelivery is looked up
+         * (`opsInRecord`, written by callsig since issue 8): every command
+         * applied to it is among its events or, once trimmed away, in the
+         * ledger, and the refusals of commands that named it are in
+         * `refusals` (CS_CALL_KEEP_REFUSALS at most; the ledger after
+         * that). false for records written before: the ledger is asked. */
+        bool ops_in_record;
+        cs_refusal_t *refusals;
+        size_t refusal_cnt;
 } cs_call_t;
 
 /* The record keeps this many most recent events (the one that ended the
@@ -150,6 +170,11 @@ typedef struct cs_call_s {
  * only for the most recent CS_CALL_REPLAY_EVENTS of them. */
 #define CS_CALL_KEEP_EVENTS 64
 #define CS_CALL_REPLAY_EVENTS 8
+/* Refusals a record keeps (never trimmed: later ones go to the ledger), and
+ * the longest operationID a kept refusal may have (longer: the ledger), so
+ * that a record stays bounded (errMsg is one of callsig's own short texts). */
+#define CS_CALL_KEEP_REFUSALS 64
+#define CS_CALL_REFUSAL_ID_MAX 256
 
 /* What an action did, for the handler to carry out after the update. */
 typedef struct cs_effect_s {
@@ -237,6 +262,28 @@ cs_participant_t *cs_call_find(const cs_call_t *call, const char *user_id);
  *  identity of an operation is the pair, never the operationID alone. */
 cs_event_t *cs_call_find_op(const cs_call_t *call, const char *user_id,
                             const char *operation_id);
+
+/** @returns the kept refusal of (@p user_id, @p operation_id) or NULL. */
+cs_refusal_t *cs_call_find_refusal(const cs_call_t *call, const char *user_id,
+                                   const char *operation_id);
+
+/** Appends a refusal (strings copied; @p msg NULL reads as "");
+ *  @returns it, owned by the call. */
+cs_refusal_t *cs_call_add_refusal(cs_call_t *call, const char *user_id,
+                                  const char *operation_id,
+                                  const char *request, int32_t code,
+                                  const char *msg, int64_t at);
+
+/** @returns true if the record can keep the refusal of a command with
+ *  @p operation_id (a record written since issue 8, with room left, the ID
+ *  within CS_CALL_REFUSAL_ID_MAX). */
+bool cs_call_can_keep_refusal(const cs_call_t *call, const char *operation_id);
+
+/** @returns true if the record alone says whether a command with
+ *  @p operation_id that names it is known: a record written since issue 8
+ *  that never dropped an event nor filled its refusals, and an ID it would
+ *  keep. Otherwise a pair the record does not show may be in the ledger. */
+bool cs_call_knows_op(const cs_call_t *call, const char *operation_id);
 
 /** Drops the oldest events beyond CS_CALL_KEEP_EVENTS (counting them in
  *  events_dropped) and the replay payload of all but the most recent

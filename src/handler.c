@@ -11,16 +11,21 @@
  *      before is answered from its call (a redelivery), and a pair used for
  *      another request case is answered 1001. The identity of a command is
  *      the pair, never the operationID alone: another sender's command
- *      with a known operationID is a new command, judged in full;
+ *      with a known operationID is a new command, judged in full.
+ *      A well-formed accept, reject, cancel or hang-up skips this step: it
+ *      names its call, whose record keeps the operations applied to it and
+ *      the refusals of commands that named it; handler_change.c asks the
+ *      record first and the ledger only when the record cannot tell;
  *   4. limits and encoding are checked (1001); a command older than
  *      signal.command_max_age is answered 1008 once it is known not to be
  *      a redelivery (handler_change.c asks the call record first);
  *   5. the command is carried out (handler_change.c, lookups below, the
  *      v3 read methods in handler_read.c).
  *
- * Every refusal is recorded in the ledger before it is answered. When two
- * workers record the same pair at once, the one that loses handles the
- * command again from step 3 and answers what the ledger says.
+ * Every refusal is recorded in the ledger before it is answered (and kept
+ * in the record it named as well, handler_change.c). When two workers
+ * record the same pair at once, the one that loses answers what the ledger
+ * says.
  *
  * The other files of the handler are listed in handler_int.h.
  */
@@ -124,6 +129,20 @@ cs_err_t hd_refuse_lookup(cs_handler_t *h, cs_outbox_t *out,
                          now, errstr, errstr_size);
 }
 
+void hd_answer_reused(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                      const cs_call_t *call, bool *donep) {
+        const char *request = cs_req_kind_name(cmd->req.kind);
+        const cs_event_t *ev = cs_call_find_op(call, cmd->send_id, cmd->operation_id);
+        const cs_refusal_t *ref = cs_call_find_refusal(call, cmd->send_id,
+                                                       cmd->operation_id);
+        *donep = (ev && ev->request && ev->request[0] &&
+                  strcmp(ev->request, request)) ||
+                 (ref && strcmp(ref->request, request));
+        if (*donep)
+                hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
+                                   "operationID already used for another request");
+}
+
 void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        const char *room_id, int32_t code, int64_t now) {
         char errstr[256];
@@ -145,10 +164,14 @@ void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        cmd->operation_id, cmd->send_id, room_id, errstr);
 }
 
+bool hd_is_expired(const cs_handler_t *h, const cs_command_t *cmd, int64_t now) {
+        int64_t max_age_ms = h->conf->signal_command_max_age * 1000;
+        return max_age_ms && cmd->sent_at > 0 && now - cmd->sent_at > max_age_ms;
+}
+
 bool hd_expired(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
                 int64_t now) {
-        int64_t max_age_ms = h->conf->signal_command_max_age * 1000;
-        if (!max_age_ms || cmd->sent_at <= 0 || now - cmd->sent_at <= max_age_ms)
+        if (!hd_is_expired(h, cmd, now))
                 return false;
         cs_log(CS_LOG_INFO, "HANDLE", "op=%s from %s: expired (%lld ms old)",
                cmd->operation_id, cmd->send_id, (long long)(now - cmd->sent_at));
@@ -187,6 +210,19 @@ static cs_err_t answer_from_ledger(cs_handler_t *h, cs_command_t *cmd,
         return err;
 }
 
+cs_err_t hd_answer_from_ledger(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                               cs_outbox_t *out, bool *foundp, char *errstr,
+                               size_t errstr_size) {
+        cs_op_record_t rec;
+        cs_err_t err = cs_store_get_op(h->store, cmd->send_id, cmd->operation_id,
+                                       foundp, &rec, errstr, errstr_size);
+        if (err || !*foundp)
+                return err;
+        err = answer_from_ledger(h, cmd, &rec, now, out, errstr, errstr_size);
+        cs_op_record_clear(&rec);
+        return err;
+}
+
 /* ---- lookups ---- */
 
 static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
@@ -203,6 +239,11 @@ static cs_err_t do_room_lookup(cs_handler_t *h, cs_command_t *cmd,
                                        errstr_size);
         if (err)
                 return err;
+        bool reused = false;
+        if (call)
+                hd_answer_reused(h, out, cmd, call, &reused);
+        if (reused)
+                goto done;
         cs_err_t code = call ? cs_call_check_room_lookup(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
@@ -242,6 +283,11 @@ static cs_err_t do_token(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                  errstr_size);
         if (err)
                 return err;
+        bool reused = false;
+        if (call)
+                hd_answer_reused(h, out, cmd, call, &reused);
+        if (reused)
+                goto done;
         cs_err_t code = call ? cs_call_check_token(call, cmd->send_id)
                              : CS_ERR_NOT_FOUND;
         if (code) {
@@ -270,23 +316,44 @@ done:
 
 /* ---- entry points ---- */
 
+/* The change an accept, reject, cancel or hang-up asks for. */
+static bool action_of(const cs_command_t *cmd, cs_event_type_t *typep) {
+        switch (cmd->req.kind) {
+        case CS_REQ_ACCEPT:
+                *typep = CS_EV_ACCEPT;
+                return true;
+        case CS_REQ_REJECT:
+                *typep = CS_EV_REJECT;
+                return true;
+        case CS_REQ_CANCEL:
+                *typep = CS_EV_CANCEL;
+                return true;
+        case CS_REQ_HUNG_UP:
+                *typep = CS_EV_HUNG_UP;
+                return true;
+        default:
+                return false;
+        }
+}
+
 /* Step 3 to 5 of the file comment, once. */
 static cs_err_t handle_once(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                             cs_outbox_t *out, char *errstr,
                             size_t errstr_size) {
         bool found;
-        cs_op_record_t rec;
         const char *why = NULL;
-        cs_err_t err = cs_store_get_op(h->store, cmd->send_id, cmd->operation_id,
-                                       &found, &rec, errstr, errstr_size);
-        if (err)
+        cs_event_type_t action;
+        /* A well-formed accept, reject, cancel or hang-up names its call:
+         * the record is asked first (handler_change.c), the ledger only
+         * when the record cannot answer. */
+        if (action_of(cmd, &action) && cmd->req.wire_size <= HD_MAX_REQUEST_BYTES &&
+            cs_codec_request_valid(cmd, &why) && cmd->req.has_invitation &&
+            hd_valid_id(cmd->req.inv.room_id))
+                return hd_do_action(h, cmd, action, now, out, errstr, errstr_size);
+        cs_err_t err = hd_answer_from_ledger(h, cmd, now, out, &found, errstr,
+                                             errstr_size);
+        if (err || found)
                 return err;
-        if (found) {
-                err = answer_from_ledger(h, cmd, &rec, now, out, errstr,
-                                         errstr_size);
-                cs_op_record_clear(&rec);
-                return err;
-        }
         if (cmd->req.wire_size > HD_MAX_REQUEST_BYTES)
                 return hd_refuse(h, out, cmd, CS_ERR_INVALID, "request too large",
                                  now, errstr, errstr_size);
@@ -420,6 +487,14 @@ void cs_handler_give_up(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                sizeof(errstr)) == CS_OK && call) {
                 const cs_event_t *ev = cs_call_find_op(call, cmd->send_id,
                                                        cmd->operation_id);
+                const cs_refusal_t *ref = cs_call_find_refusal(
+                        call, cmd->send_id, cmd->operation_id);
+                if (ref && !strcmp(ref->request, cs_req_kind_name(cmd->req.kind))) {
+                        hd_add_error_reply(h, out, cmd, (cs_err_t)ref->code,
+                                           ref->msg);
+                        cs_call_destroy(call);
+                        return;
+                }
                 if (ev && hd_replay(h, cmd, call, ev, ev->code, now, out, errstr,
                                     sizeof(errstr)) == CS_OK) {
                         cs_call_destroy(call);

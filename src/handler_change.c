@@ -6,10 +6,17 @@
  * conditional update (compare-and-set on rev); a lost race reloads and
  * decides again, HD_MAX_RACE_ATTEMPTS times at most, then gives up (1009).
  * Before deciding, the record is asked whether this sender's operationID
- * is already among its events: then the command is a redelivery (or a
- * second worker's copy of it) and is answered from what the record kept.
- * A command is judged as new only after that check, so a redelivery of an
- * applied command is never answered 1008 or judged again.
+ * is already among its events or its kept refusals: then the command is a
+ * redelivery (or a second worker's copy of it) and is answered from what
+ * the record kept. The ledger is asked only when the record cannot tell
+ * (cs_call_knows_op). A command is judged as new only after that, so a
+ * redelivery of an applied command is never answered 1008 or judged again.
+ * Applied commands are not written to the ledger (the record keeps them;
+ * store.c ledgers those a trim drops), except on a record written before
+ * issue 8. An invite of a new call claims every line in one insertMany and
+ * inserts the call without loading it first (claim_all). Round trips: a
+ * new 1:1 call 3, accept 2, reject, cancel and hang-up 3 (their lines'
+ * release is the third).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,23 +84,120 @@ cs_err_t hd_replay(cs_handler_t *h, cs_command_t *cmd, const cs_call_t *call,
 }
 
 /* What the record says about this sender's operationID: *donep is set
- * when the command was answered from it (a redelivery, or the same pair
- * used for another request: 1001). */
+ * when the command was answered from it (a redelivery of an applied or a
+ * refused command, or the same pair used for another request: 1001). */
 static cs_err_t answer_known(cs_handler_t *h, cs_command_t *cmd,
                              const cs_call_t *call, int64_t now,
                              cs_outbox_t *out, bool *donep, char *errstr,
                              size_t errstr_size) {
+        hd_answer_reused(h, out, cmd, call, donep);
+        if (*donep)
+                return CS_OK;
+        const cs_refusal_t *ref = cs_call_find_refusal(call, cmd->send_id,
+                                                       cmd->operation_id);
+        if (ref) {
+                *donep = true;
+                hd_add_error_reply(h, out, cmd, (cs_err_t)ref->code, ref->msg);
+                return CS_OK;
+        }
         const cs_event_t *ev = cs_call_find_op(call, cmd->send_id, cmd->operation_id);
         *donep = ev != NULL;
         if (!ev)
                 return CS_OK;
-        if (ev->request && ev->request[0] && strcmp(ev->request, req_case_name(cmd))) {
-                hd_add_error_reply(h, out, cmd, CS_ERR_INVALID,
-                                   "operationID already used for another request");
-                return CS_OK;
-        }
         return hd_replay(h, cmd, call, ev, ev->code, now, out, errstr,
                          errstr_size);
+}
+
+/* Keeps the refusal @p rec of @p cmd in @p call as well (the ledger has
+ * it); *keptp false: the record shows the pair applied meanwhile, keeps 64
+ * refusals already, or is gone. */
+static cs_err_t keep_refusal(cs_handler_t *h, const cs_command_t *cmd,
+                             const cs_call_t *call, const cs_op_record_t *rec,
+                             int64_t now, bool *keptp, char *errstr,
+                             size_t errstr_size) {
+        cs_refusal_t ref = {
+                .user_id = hd_lend(cmd->send_id),
+                .operation_id = hd_lend(cmd->operation_id),
+                .request = rec->request,
+                .code = rec->code,
+                .msg = rec->msg ? rec->msg : hd_lend(""),
+                .at = now,
+        };
+        return cs_store_add_refusal(h->store, call->room_id, &ref, keptp,
+                                    errstr, errstr_size);
+}
+
+cs_err_t hd_refuse_in(cs_handler_t *h, cs_outbox_t *out, cs_command_t *cmd,
+                      const cs_call_t *call, cs_err_t code, const char *msg,
+                      int64_t now, char *errstr, size_t errstr_size) {
+        if (!call || !cs_call_can_keep_refusal(call, cmd->operation_id))
+                return hd_refuse(h, out, cmd, code, msg, now, errstr, errstr_size);
+        char *text = cs_xstrdup(code ? (msg ? msg : cs_err2str(code)) : "");
+        cs_op_record_t rec = {
+                .request = hd_lend(req_case_name(cmd)),
+                .code = (int32_t)code,
+                .msg = text,
+        };
+        bool kept = false, found = false;
+        cs_call_t *now_call = NULL;
+        cs_err_t err = cs_store_put_op(h->store, cmd->send_id, cmd->operation_id,
+                                       &rec, now,
+                                       h->conf->signal_operation_retention,
+                                       errstr, errstr_size);
+        if (err == CS_ERR_RACE) {
+                /* Another copy of the pair was recorded first: its outcome
+                 * stands. A refusal goes into this record too, so that it
+                 * answers for the pair from now on. */
+                cs_log(CS_LOG_DEBUG, "HANDLE",
+                       "op=%s from %s: recorded meanwhile by another worker; "
+                       "answering from the ledger", cmd->operation_id, cmd->send_id);
+                cs_op_record_t stored;
+                err = cs_store_get_op(h->store, cmd->send_id, cmd->operation_id,
+                                      &found, &stored, errstr, errstr_size);
+                if (err || !found) {
+                        err = err ? err : CS_ERR_RACE;
+                        goto done;
+                }
+                if (!stored.applied &&
+                    !strcmp(stored.request, req_case_name(cmd)) &&
+                    keep_refusal(h, cmd, call, &stored, now, &kept, errstr,
+                                 errstr_size))
+                        cs_log(CS_LOG_WARN, "HANDLE", "op=%s room %s: refusal "
+                               "not kept in the record: %s", cmd->operation_id,
+                               call->room_id, errstr);
+                cs_op_record_clear(&stored);
+                err = hd_answer_from_ledger(h, cmd, now, out, &found, errstr,
+                                            errstr_size);
+                if (!err && !found)
+                        err = CS_ERR_RACE;
+                goto done;
+        }
+        if (err)
+                goto done;
+        err = keep_refusal(h, cmd, call, &rec, now, &kept, errstr, errstr_size);
+        if (err)
+                goto done;
+        if (!kept) {
+                /* Applied meanwhile by another copy: the record answers. */
+                err = cs_store_load_call(h->store, call->room_id, &now_call,
+                                         errstr, errstr_size);
+                if (err)
+                        goto done;
+                if (now_call && cs_call_find_op(now_call, cmd->send_id,
+                                                cmd->operation_id)) {
+                        err = answer_known(h, cmd, now_call, now, out, &found,
+                                           errstr, errstr_size);
+                        goto done;
+                }
+        }
+        cs_log(CS_LOG_DEBUG, "HANDLE", "op=%s from %s: %s refused in room %s: %d %s",
+               cmd->operation_id, cmd->send_id, rec.request, call->room_id,
+               (int)code, text);
+        hd_add_error_reply(h, out, cmd, code, msg);
+done:
+        cs_call_destroy(now_call);
+        free(text);
+        return err;
 }
 
 /* ---- invite ---- */
@@ -319,6 +423,68 @@ static void record_claims(cs_handler_t *h, const cs_command_t *cmd,
         }
 }
 
+/* Claims every line of a new call in one round trip (hd_claim_lines):
+ * the group's and the inviter's (*minep: both held, so the call is this
+ * command's to create) and the invitees' (busy ones to @p busy, the others
+ * to @p held). */
+static cs_err_t claim_all(cs_handler_t *h, const cs_command_t *cmd,
+                          const invite_req_t *ir, const char *room_id,
+                          hd_line_t *lines, size_t n, int64_t now, bool *minep,
+                          cs_strv_t *busy, cs_strv_t *held, char *errstr,
+                          size_t errstr_size) {
+        size_t k = 0, first_invitee;
+        if (ir->in_group)
+                lines[k++] = (hd_line_t){.kind = "group", .id = ir->inv->group_id};
+        lines[k++] = (hd_line_t){.kind = "user", .id = cmd->send_id};
+        first_invitee = k;
+        for (size_t i = 0; i < ir->invitees.cnt && k < n; i++)
+                lines[k++] = (hd_line_t){.kind = "user", .id = ir->invitees.v[i],
+                                         .settle = true};
+        for (size_t i = 0; i < k; i++)
+                hd_claim_id(h, room_id, lines[i].kind, lines[i].id, cmd->send_id,
+                            cmd->operation_id, lines[i].claim);
+        cs_err_t err = hd_claim_lines(h, room_id, lines, k, now, errstr,
+                                      errstr_size);
+        *minep = false;
+        if (err)
+                return err;
+        *minep = true;
+        for (size_t i = 0; i < first_invitee; i++)
+                *minep = *minep && lines[i].held;
+        for (size_t i = first_invitee; i < k; i++)
+                cs_strv_add(lines[i].busy ? busy : held, lines[i].id);
+        return CS_OK;
+}
+
+/* Lets go of the lines claim_all() claimed fresh that @p call (NULL: none)
+ * as stored does not record: a call that turned out to exist, a refusal, a
+ * failure. Lines it records are the call's (releases of those are its
+ * changes'). */
+static void release_unrecorded(cs_handler_t *h, const cs_call_t *call,
+                               const hd_line_t *lines, size_t n) {
+        char errstr[256];
+        for (size_t i = 0; i < n; i++) {
+                const hd_line_t *line = &lines[i];
+                if (!line->kind || !line->fresh)
+                        continue;
+                const char *recorded = NULL;
+                if (call && call->rev > 0) {
+                        if (!strcmp(line->kind, "group")) {
+                                recorded = call->group_claim;
+                        } else {
+                                const cs_participant_t *part = cs_call_find(call, line->id);
+                                recorded = part ? part->line_claim : NULL;
+                        }
+                }
+                if (recorded && !strcmp(recorded, line->claim))
+                        continue;
+                if (hd_release_line(h, line->kind, line->id, line->claim, errstr,
+                                    sizeof(errstr)))
+                        cs_log(CS_LOG_WARN, "LINES", "line %s:%s: %s", line->kind,
+                               line->id, errstr);
+        }
+}
+
 cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                       cs_outbox_t *out, char *errstr, size_t errstr_size) {
         invite_req_t ir = {0};
@@ -328,6 +494,8 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
         uint8_t *meta = NULL;
         size_t meta_len = 0;
         char room_buf[40];
+        hd_line_t *lines = NULL;
+        size_t line_cnt = 0;
         cs_err_t err = CS_OK;
 
         ir.in_group = cmd->req.kind == CS_REQ_INVITE_IN_GROUP;
@@ -343,6 +511,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 room_id = room_buf;
         }
         meta = cs_codec_pack_participant(cmd, &meta_len);
+        /* The lines of a new call: group, inviter, invitees. */
+        line_cnt = ir.invitees.cnt + 1 + (ir.in_group ? 1 : 0);
+        lines = cs_xcalloc(line_cnt, sizeof(*lines));
 
         for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
                 bool done;
@@ -351,6 +522,32 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 cs_strv_clear(&busy);
                 cs_strv_clear(&held);
                 cs_effect_clear(&eff);
+                /* First, as if the call were new (the common case): every
+                 * line in one insertMany, then the call's insert. A call
+                 * that exists after all (its inviter's line held by
+                 * another claim, or the insert finds it) is loaded and
+                 * judged the careful way below. A stale command is judged
+                 * the careful way at once (a redelivery of an applied
+                 * command is answered from its record, however old). */
+                if (attempt == 0 && !hd_is_expired(h, cmd, now)) {
+                        bool mine;
+                        err = claim_all(h, cmd, &ir, room_id, lines, line_cnt,
+                                        now, &mine, &busy, &held, errstr,
+                                        errstr_size);
+                        if (err)
+                                goto done;
+                        if (mine) {
+                                call = cs_call_new(room_id, cmd->send_id,
+                                                   ir.platform_id, ir.inv->group_id,
+                                                   ir.inv->media_type,
+                                                   ir.inv->custom_data,
+                                                   ir.session_type, ir.timeout_s,
+                                                   now, meta, meta_len);
+                                goto decide;
+                        }
+                        cs_strv_clear(&busy);
+                        cs_strv_clear(&held);
+                }
                 err = cs_store_load_call(h->store, room_id, &call, errstr,
                                          errstr_size);
                 if (err)
@@ -364,8 +561,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                              (size_t)h->conf->signal_max_invitees,
                                              &eff);
                         if (eff.code) {
-                                err = hd_refuse(h, out, cmd, eff.code, eff.why,
-                                                now, errstr, errstr_size);
+                                err = hd_refuse_in(h, out, cmd, call, eff.code,
+                                                   eff.why, now, errstr,
+                                                   errstr_size);
                                 goto done;
                         }
                 } else {
@@ -395,6 +593,7 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                      &held, errstr, errstr_size);
                 if (err)
                         goto done;
+decide:;
                 bool new_call = call->rev == 0;
                 cs_call_invite(call, cmd->send_id, ir.platform_id,
                                cmd->operation_id, &ir.invitees, &busy,
@@ -402,8 +601,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                                (size_t)h->conf->signal_max_invitees, now, &eff);
                 if (!eff.event) {
                         unclaim_invitees(h, cmd, &held, room_id);
-                        err = hd_refuse(h, out, cmd, eff.code, eff.why, now,
-                                        errstr, errstr_size);
+                        err = hd_refuse_in(h, out, cmd, new_call ? NULL : call,
+                                           eff.code, eff.why, now, errstr,
+                                           errstr_size);
                         goto done;
                 }
                 record_claims(h, cmd, call, &held, new_call);
@@ -418,7 +618,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                 }
                 if (err)
                         goto done;
-                hd_record_applied(h, cmd, call->room_id, eff.event->code, now);
+                if (!call->ops_in_record)
+                        hd_record_applied(h, cmd, call->room_id, eff.event->code,
+                                          now);
                 hd_release_effect(h, call, &eff);
                 reply_change(h, out, cmd, call, eff.event->code,
                              &eff.event->busy, now);
@@ -429,6 +631,9 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
                  room_id, HD_MAX_RACE_ATTEMPTS);
         err = CS_ERR_PERMANENT;
 done:
+        if (lines)
+                release_unrecorded(h, call, lines, line_cnt);
+        free(lines);
         free(meta);
         cs_effect_clear(&eff);
         cs_strv_clear(&busy);
@@ -463,6 +668,7 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
         if (!platform_id)
                 platform_id = cmd->req.op_platform_id;
 
+        bool ledger_asked = false;
         for (int attempt = 0; attempt < HD_MAX_RACE_ATTEMPTS; attempt++) {
                 bool done;
                 cs_call_destroy(call);
@@ -475,6 +681,17 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 if (call) {
                         err = answer_known(h, cmd, call, now, out, &done,
                                            errstr, errstr_size);
+                        if (err || done)
+                                goto done;
+                }
+                /* A pair the record does not show is new, unless the
+                 * record cannot tell (none, written before issue 8, events
+                 * trimmed, refusals full): then the ledger is asked, once. */
+                if (!ledger_asked &&
+                    (!call || !cs_call_knows_op(call, cmd->operation_id))) {
+                        ledger_asked = true;
+                        err = hd_answer_from_ledger(h, cmd, now, out, &done,
+                                                    errstr, errstr_size);
                         if (err || done)
                                 goto done;
                 }
@@ -499,8 +716,8 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 if (!eff.event) {
                         /* A refusal, or a cancel of a call that already
                          * ended unanswered: answered (0), nothing changed. */
-                        err = hd_refuse(h, out, cmd, eff.code, eff.why, now,
-                                        errstr, errstr_size);
+                        err = hd_refuse_in(h, out, cmd, call, eff.code, eff.why,
+                                           now, errstr, errstr_size);
                         goto done;
                 }
                 cs_invitation_t inv;
@@ -524,7 +741,8 @@ cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                 }
                 if (err)
                         goto done;
-                hd_record_applied(h, cmd, call->room_id, CS_OK, now);
+                if (!call->ops_in_record)
+                        hd_record_applied(h, cmd, call->room_id, CS_OK, now);
                 hd_release_effect(h, call, &eff);
                 reply_change(h, out, cmd, call, CS_OK, NULL, now);
                 hd_emit_event(h, call, eff.event, out);

@@ -72,10 +72,22 @@ cs_err_t hd_refuse_lookup(cs_handler_t *h, cs_outbox_t *out,
                           const cs_command_t *cmd, cs_err_t code,
                           const char *not_found, int64_t now, char *errstr,
                           size_t errstr_size);
+/** Answers @p cmd from the ledger when it holds (sendID, operationID):
+ *  *@p foundp says whether it did. */
+cs_err_t hd_answer_from_ledger(cs_handler_t *h, cs_command_t *cmd, int64_t now,
+                               cs_outbox_t *out, bool *foundp, char *errstr,
+                               size_t errstr_size);
+/** Answers @p cmd if @p call knows its pair from a command of another
+ *  request case (1001); *@p donep says whether it did. */
+void hd_answer_reused(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
+                      const cs_call_t *call, bool *donep);
 /** Records that @p cmd changed @p room_id (after the write; failures are
- *  logged: the call record still identifies the operation). */
+ *  logged: the call record still identifies the operation). Only for a
+ *  record that does not keep its operations (!ops_in_record). */
 void hd_record_applied(cs_handler_t *h, const cs_command_t *cmd,
                        const char *room_id, int32_t code, int64_t now);
+/** @returns true if @p cmd is older than signal.command_max_age at @p now. */
+bool hd_is_expired(const cs_handler_t *h, const cs_command_t *cmd, int64_t now);
 /** @returns true (and answers 1008) if @p cmd is older than
  *  signal.command_max_age at @p now. */
 bool hd_expired(cs_handler_t *h, cs_outbox_t *out, const cs_command_t *cmd,
@@ -88,6 +100,18 @@ cs_err_t hd_do_invite(cs_handler_t *h, cs_command_t *cmd, int64_t now,
 cs_err_t hd_do_action(cs_handler_t *h, cs_command_t *cmd,
                       cs_event_type_t type, int64_t now, cs_outbox_t *out,
                       char *errstr, size_t errstr_size);
+/**
+ * Refuses @p cmd, which named @p call (NULL: none), with @p code. The
+ * ledger is written first (its unique key decides between two copies of
+ * one pair, whatever call they name; the loser answers what it holds),
+ * then the refusal is kept in the record too when it can be
+ * (cs_call_can_keep_refusal), so that the record alone answers for its
+ * pairs. The record showing the pair applied meanwhile (the same command
+ * on another worker) is answered from the record.
+ */
+cs_err_t hd_refuse_in(cs_handler_t *h, cs_outbox_t *out, cs_command_t *cmd,
+                      const cs_call_t *call, cs_err_t code, const char *msg,
+                      int64_t now, char *errstr, size_t errstr_size);
 /**
  * Answers a redelivery of @p cmd, applied before to @p call (NULL: the
  * record is gone) as @p ev (NULL: the event left the record): the reply
@@ -116,6 +140,28 @@ void hd_claim_id(const cs_handler_t *h, const char *room_id, const char *kind,
 cs_err_t hd_hold_line(cs_handler_t *h, const char *kind, const char *id,
                       const char *room_id, const char *claim, int64_t now,
                       bool *busyp, char *errstr, size_t errstr_size);
+/* One line of a batch claim (hd_claim_lines). */
+typedef struct hd_line_s {
+        const char *kind;           /* "user" or "group" */
+        const char *id;             /* userID or groupID */
+        char claim[HD_CLAIM_SIZE];  /* the identity to hold it under */
+        bool settle;                /* in: taken by someone else: decide
+                                       busy or take over (else leave it) */
+        bool held;                  /* out: held under claim now */
+        bool fresh;                 /* out: held, and nothing of ours held
+                                       it before (a takeover too) */
+        bool busy;                  /* out: settled as busy */
+} hd_line_t;
+
+/**
+ * Claims @p lines for @p room_id in one insertMany (and one find of the
+ * holders of those taken). A line taken by someone else is settled as
+ * hd_hold_line() does when its `settle` is set (busy, or a stale claim
+ * taken over), else left not held.
+ */
+cs_err_t hd_claim_lines(cs_handler_t *h, const char *room_id, hd_line_t *lines,
+                        size_t n, int64_t now, char *errstr,
+                        size_t errstr_size);
 /** Releases line (@p kind, @p id) if still held under @p claim (NULL or
  *  "": a claim written without identity). */
 cs_err_t hd_release_line(cs_handler_t *h, const char *kind, const char *id,

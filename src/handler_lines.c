@@ -14,6 +14,10 @@
  * stale, but only once it is older than the grace: until then the worker
  * that made it may be about to write its call. Stale claims are taken over,
  * so a crash between claim and call write cannot leave anyone busy for ever.
+ * A claim the holding call records (lineClaim, groupClaim) was written by
+ * its maker already: once it holds nothing it is taken over at once, so a
+ * release that failed (or a worker that stopped before it) does not keep a
+ * user whose call ended busy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,22 +46,60 @@ void hd_claim_id(const cs_handler_t *h, const char *room_id, const char *kind,
         snprintf(out, HD_CLAIM_SIZE, "c-%s", hex);
 }
 
-/* Does the holder's call still hold the line? */
+/* Does the holder's call still hold the line (*livep)? *recordedp: the
+ * call records the holder's claim, so its maker is done writing it. */
 static cs_err_t holder_is_live(cs_handler_t *h, const char *kind,
                                const char *id, const cs_line_holder_t *holder,
-                               bool *livep, char *errstr, size_t errstr_size) {
+                               bool *livep, bool *recordedp, char *errstr,
+                               size_t errstr_size) {
         cs_call_t *call = NULL;
         *livep = false;
+        *recordedp = false;
         cs_err_t err = cs_store_load_call(h->store, holder->room_id, &call,
                                           errstr, errstr_size);
         if (err == CS_ERR_UNDECODABLE)
                 return CS_OK; /* an unreadable record holds nothing */
         if (err || !call)
                 return err;
-        *livep = strcmp(kind, "user") == 0 ? cs_call_user_is_live(call, id)
-                                           : cs_call_is_live(call);
+        const char *recorded;
+        if (strcmp(kind, "user") == 0) {
+                const cs_participant_t *part = cs_call_find(call, id);
+                *livep = cs_call_user_is_live(call, id);
+                recorded = part ? part->line_claim : NULL;
+        } else {
+                *livep = cs_call_is_live(call);
+                recorded = call->group_claim;
+        }
+        *recordedp = recorded && holder->claim[0] &&
+                     strcmp(recorded, holder->claim) == 0;
         cs_call_destroy(call);
         return CS_OK;
+}
+
+/* Someone else holds line (@p kind, @p id) per @p holder: is it busy, or
+ * stale and taken over under @p claim (*tookp)? */
+static cs_err_t settle(cs_handler_t *h, const char *kind, const char *id,
+                       const cs_line_holder_t *holder, const char *room_id,
+                       const char *claim, int64_t now, bool *busyp,
+                       bool *tookp, char *errstr, size_t errstr_size) {
+        char lid[HD_LINE_ID_SIZE];
+        bool live, recorded;
+        *busyp = false;
+        *tookp = false;
+        cs_err_t err = holder_is_live(h, kind, id, holder, &live, &recorded,
+                                      errstr, errstr_size);
+        if (err)
+                return err;
+        /* The grace is for a claim whose call may not be written yet; one
+         * its call records (a release that failed or never came) holds
+         * nothing once the user's part ended: taken over at once. */
+        if (live || (!recorded && now - holder->since < CLAIM_GRACE_MS)) {
+                *busyp = true;
+                return CS_OK;
+        }
+        line_id(lid, kind, id);
+        return cs_store_takeover_line(h->store, lid, holder->claim, room_id,
+                                      claim, now, tookp, errstr, errstr_size);
 }
 
 cs_err_t hd_hold_line(cs_handler_t *h, const char *kind, const char *id,
@@ -69,30 +111,66 @@ cs_err_t hd_hold_line(cs_handler_t *h, const char *kind, const char *id,
         line_id(lid, kind, id);
         *busyp = false;
         for (int attempt = 0; attempt < 3; attempt++) {
-                bool live, took;
+                bool took;
                 cs_line_holder_clear(&holder);
                 err = cs_store_claim_line(h->store, lid, room_id, claim, now,
                                           &holder, errstr, errstr_size);
                 if (err || !holder.room_id)
                         goto done;
-                err = holder_is_live(h, kind, id, &holder, &live, errstr,
-                                     errstr_size);
-                if (err)
-                        goto done;
-                if (live || now - holder.since < CLAIM_GRACE_MS) {
-                        *busyp = true;
-                        goto done;
-                }
-                err = cs_store_takeover_line(h->store, lid, holder.claim,
-                                             room_id, claim, now, &took,
-                                             errstr, errstr_size);
-                if (err || took)
+                err = settle(h, kind, id, &holder, room_id, claim, now, busyp,
+                             &took, errstr, errstr_size);
+                if (err || took || *busyp)
                         goto done;
         }
         snprintf(errstr, errstr_size, "line %s is contended", lid);
         err = CS_ERR_TRANSIENT;
 done:
         cs_line_holder_clear(&holder);
+        return err;
+}
+
+cs_err_t hd_claim_lines(cs_handler_t *h, const char *room_id, hd_line_t *lines,
+                        size_t n, int64_t now, char *errstr,
+                        size_t errstr_size) {
+        char (*ids)[HD_LINE_ID_SIZE] = cs_xcalloc(n ? n : 1, sizeof(*ids));
+        const char **idv = cs_xcalloc(n ? n : 1, sizeof(*idv));
+        const char **claims = cs_xcalloc(n ? n : 1, sizeof(*claims));
+        bool *fresh = cs_xcalloc(n ? n : 1, sizeof(*fresh));
+        cs_line_holder_t *holders = cs_xcalloc(n ? n : 1, sizeof(*holders));
+        for (size_t i = 0; i < n; i++) {
+                line_id(ids[i], lines[i].kind, lines[i].id);
+                idv[i] = ids[i];
+                claims[i] = lines[i].claim;
+        }
+        cs_err_t err = cs_store_claim_lines(h->store, n, idv, room_id, claims,
+                                            now, fresh, holders, errstr,
+                                            errstr_size);
+        for (size_t i = 0; i < n; i++) {
+                hd_line_t *line = &lines[i];
+                line->held = !err && !holders[i].room_id;
+                line->fresh = line->held && fresh[i];
+                line->busy = false;
+                if (err || line->held || !line->settle)
+                        continue;
+                bool took;
+                err = settle(h, line->kind, line->id, &holders[i], room_id,
+                             line->claim, now, &line->busy, &took, errstr,
+                             errstr_size);
+                /* A takeover that lost (the holder changed): the slow way. */
+                if (!err && !line->busy && !took)
+                        err = hd_hold_line(h, line->kind, line->id, room_id,
+                                           line->claim, now, &line->busy,
+                                           errstr, errstr_size);
+                line->held = !err && !line->busy;
+                line->fresh = line->held;
+        }
+        for (size_t i = 0; i < n; i++)
+                cs_line_holder_clear(&holders[i]);
+        free(holders);
+        free(fresh);
+        free(claims);
+        free(idv);
+        free(ids);
         return err;
 }
 

@@ -3,8 +3,9 @@
  *
  * Only single-document operations are used (no transactions): each state
  * change of a call is one update_one filtered on {_id, rev}; a line claim is
- * one insert on a unique _id; a takeover of a stale claim is one update_one
- * filtered on the old holder. That keeps every race decided by MongoDB's
+ * one insert on a unique _id (an invite sends all of its claims in one
+ * unordered insertMany: each document still succeeds or fails on its own);
+ * a takeover of a stale claim is one update_one filtered on the old holder. That keeps every race decided by MongoDB's
  * per-document atomicity, which holds on a standalone server, a replica set
  * and the test server alike. Writes use the client's write concern (the
  * default of the URI; production URIs should say w=majority).
@@ -29,6 +30,7 @@
 struct cs_store_s {
         mongoc_client_pool_t *pool;
         char *database;
+        int64_t op_retention_s; /* signal.operation_retention */
 };
 
 /* ---- errors ---- */
@@ -121,6 +123,7 @@ cs_store_t *cs_store_new(const cs_config_t *conf, char *errstr,
         mongoc_client_pool_set_apm_callbacks(store->pool, apm, NULL);
         mongoc_apm_callbacks_destroy(apm);
         store->database = cs_xstrdup(conf->mongodb_database);
+        store->op_retention_s = conf->signal_operation_retention;
         return store;
 }
 
@@ -191,6 +194,69 @@ static cs_err_t update_one(cs_store_t *store, const char *coll,
         }
         bson_destroy(&reply);
         unlease(store, &l);
+        return err;
+}
+
+static int64_t iter_int64(const bson_iter_t *it);
+static bson_t *op_doc(const char *send_id, const char *operation_id,
+                      const cs_op_record_t *rec, int64_t at,
+                      int64_t retention_s);
+
+/* One unordered insertMany of @p docs into @p coll: every document is
+ * tried whatever happens to the others. dup[i] (when @p dup is given) says
+ * that document i hit a duplicate key; that is not an error here. Any
+ * other write error fails the whole call. */
+static cs_err_t insert_many(cs_store_t *store, const char *coll,
+                            const bson_t **docs, size_t n, bool *dup,
+                            const char *what, char *errstr,
+                            size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        bson_t reply;
+        bson_iter_t it, errs, one;
+        cs_err_t err = CS_OK;
+        if (dup)
+                memset(dup, 0, n * sizeof(*dup));
+        if (n == 0)
+                return CS_OK;
+        bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+        lease(store, coll, &l);
+        if (!mongoc_collection_insert_many(l.coll, docs, n, opts, &reply, &berr)) {
+                /* Write errors are per document: only duplicate keys are
+                 * expected. Anything else (or no list: a failure of the
+                 * whole command) fails. */
+                bool only_dups = bson_iter_init_find(&it, &reply, "writeErrors") &&
+                                 BSON_ITER_HOLDS_ARRAY(&it) &&
+                                 bson_iter_recurse(&it, &errs) &&
+                                 !bson_iter_init_find(&one, &reply,
+                                                      "writeConcernErrors");
+                while (only_dups && bson_iter_next(&errs)) {
+                        bson_iter_t f;
+                        int64_t index = -1, code = 0;
+                        if (!BSON_ITER_HOLDS_DOCUMENT(&errs) ||
+                            !bson_iter_recurse(&errs, &f)) {
+                                only_dups = false;
+                                break;
+                        }
+                        while (bson_iter_next(&f)) {
+                                if (!strcmp(bson_iter_key(&f), "index"))
+                                        index = iter_int64(&f);
+                                else if (!strcmp(bson_iter_key(&f), "code"))
+                                        code = iter_int64(&f);
+                        }
+                        if (code != 11000 || index < 0 || (size_t)index >= n)
+                                only_dups = false;
+                        else if (dup)
+                                dup[index] = true;
+                }
+                if (!only_dups) {
+                        set_err(errstr, errstr_size, what, &berr);
+                        err = classify(&berr);
+                }
+        }
+        bson_destroy(&reply);
+        unlease(store, &l);
+        bson_destroy(opts);
         return err;
 }
 
@@ -521,6 +587,31 @@ static void read_event(cs_call_t *call, const bson_iter_t *it) {
         ev->replayable = has_notify;
 }
 
+static void read_refusal(cs_call_t *call, const bson_iter_t *it) {
+        bson_iter_t f;
+        const char *user_id = "", *operation_id = "", *request = "", *msg = "";
+        int32_t code = 0;
+        int64_t at = 0;
+        if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
+                return;
+        while (bson_iter_next(&f)) {
+                const char *key = bson_iter_key(&f);
+                if (!strcmp(key, "userID"))
+                        user_id = iter_str(&f);
+                else if (!strcmp(key, "operationID"))
+                        operation_id = iter_str(&f);
+                else if (!strcmp(key, "request"))
+                        request = iter_str(&f);
+                else if (!strcmp(key, "errCode"))
+                        code = iter_int32(&f);
+                else if (!strcmp(key, "errMsg"))
+                        msg = iter_str(&f);
+                else if (!strcmp(key, "at"))
+                        at = iter_date(&f);
+        }
+        cs_call_add_refusal(call, user_id, operation_id, request, code, msg, at);
+}
+
 /* Builds a call from its document; NULL if the document is not a call. */
 static cs_call_t *call_from_bson(const bson_t *doc) {
         bson_iter_t it, child;
@@ -572,6 +663,13 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
                         call->events_dropped = iter_int64(&it);
                 else if (!strcmp(key, "groupClaim") && BSON_ITER_HOLDS_UTF8(&it))
                         call->group_claim = cs_xstrdup(bson_iter_utf8(&it, NULL));
+                else if (!strcmp(key, "opsInRecord"))
+                        call->ops_in_record = BSON_ITER_HOLDS_BOOL(&it) &&
+                                              bson_iter_bool(&it);
+                else if (!strcmp(key, "refusals") && BSON_ITER_HOLDS_ARRAY(&it) &&
+                         bson_iter_recurse(&it, &child))
+                        while (bson_iter_next(&child))
+                                read_refusal(call, &child);
                 else if (!strcmp(key, "participants") &&
                          BSON_ITER_HOLDS_ARRAY(&it) &&
                          bson_iter_recurse(&it, &child))
@@ -593,6 +691,13 @@ static cs_call_t *call_from_bson(const bson_t *doc) {
         return call;
 }
 
+cs_call_t *cs_store_decode_call(const uint8_t *data, size_t len) {
+        bson_t doc;
+        if (!bson_init_static(&doc, data, len))
+                return NULL;
+        return call_from_bson(&doc);
+}
+
 static bson_t *call_to_bson(const cs_call_t *call) {
         bson_t *doc = bson_new();
         BSON_APPEND_UTF8(doc, "_id", call->room_id);
@@ -607,6 +712,8 @@ static bson_t *call_to_bson(const cs_call_t *call) {
         BSON_APPEND_DATE_TIME(doc, "createdAt", call->created_at);
         BSON_APPEND_DATE_TIME(doc, "deadline", call->deadline);
         BSON_APPEND_INT64(doc, "rev", 1);
+        if (call->ops_in_record)
+                BSON_APPEND_BOOL(doc, "opsInRecord", true);
         return doc;
 }
 
@@ -684,12 +791,58 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
         return err;
 }
 
+/* Does @p ev record a command (not the timer, not a LiveKit event)? */
+static bool is_command_event(const cs_event_t *ev) {
+        return ev->request && ev->request[0] && strcmp(ev->request, "timer") &&
+               strcmp(ev->request, "livekit");
+}
+
+/* Writes the ledger entries of the commands whose events the next trim of
+ * @p call drops, before the write that drops them: a record that dropped
+ * events (eventsDropped > 0) sends lookups of pairs it does not show to
+ * the ledger, which must then hold them. Entries already there stay. */
+static cs_err_t ledger_trimmed(cs_store_t *store, const cs_call_t *call,
+                               char *errstr, size_t errstr_size) {
+        if (call->event_cnt <= CS_CALL_KEEP_EVENTS)
+                return CS_OK;
+        size_t drop = call->event_cnt - CS_CALL_KEEP_EVENTS, n = 0;
+        bson_t **docs = cs_xcalloc(drop, sizeof(*docs));
+        const bson_t **cdocs = cs_xcalloc(drop, sizeof(*cdocs));
+        for (size_t i = 0; i < drop; i++) {
+                const cs_event_t *ev = &call->events[i];
+                if (!is_command_event(ev))
+                        continue;
+                cs_op_record_t rec = {
+                        .request = ev->request,
+                        .room_id = call->room_id,
+                        .code = ev->code,
+                        .msg = "",
+                        .applied = true,
+                };
+                docs[n] = op_doc(ev->user_id, ev->operation_id, &rec, ev->at,
+                                 store->op_retention_s);
+                cdocs[n] = docs[n];
+                n++;
+        }
+        cs_err_t err = insert_many(store, OPERATIONS, cdocs, n, NULL,
+                                   "record trimmed operations", errstr,
+                                   errstr_size);
+        for (size_t i = 0; i < n; i++)
+                bson_destroy(docs[i]);
+        free(cdocs);
+        free(docs);
+        return err;
+}
+
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                               char *errstr, size_t errstr_size) {
         cs_err_t err;
         /* The whole (bounded) events array is written each time, so the
          * record keeps only the most recent ones. A stored rev of another
          * numeric type still matches: MongoDB compares numbers by value. */
+        err = ledger_trimmed(store, call, errstr, errstr_size);
+        if (err)
+                return err;
         cs_call_trim_events(call);
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(call->room_id), "rev",
                                   BCON_INT64(call->rev));
@@ -713,6 +866,31 @@ cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
                 err = CS_ERR_RACE;
         }
         bson_destroy(&update);
+        bson_destroy(filter);
+        return err;
+}
+
+cs_err_t cs_store_add_refusal(cs_store_t *store, const char *room_id,
+                              const cs_refusal_t *ref, bool *keptp,
+                              char *errstr, size_t errstr_size) {
+        char full[32];
+        snprintf(full, sizeof(full), "refusals.%d", CS_CALL_KEEP_REFUSALS - 1);
+        bson_t *filter = BCON_NEW(
+                "_id", BCON_UTF8(room_id), "$nor", "[", "{", "events", "{",
+                "$elemMatch", "{", "userID", BCON_UTF8(ref->user_id),
+                "operationID", BCON_UTF8(ref->operation_id), "}", "}", "}", "]",
+                full, "{", "$exists", BCON_BOOL(false), "}");
+        bson_t *update = BCON_NEW(
+                "$push", "{", "refusals", "{", "userID", BCON_UTF8(ref->user_id),
+                "operationID", BCON_UTF8(ref->operation_id), "request",
+                BCON_UTF8(ref->request), "errCode", BCON_INT32(ref->code),
+                "errMsg", BCON_UTF8(ref->msg), "at", BCON_DATE_TIME(ref->at),
+                "}", "}", "$inc", "{", "rev", BCON_INT64(1), "}");
+        int64_t matched;
+        cs_err_t err = update_one(store, CALLS, filter, update, "record refusal",
+                                  &matched, errstr, errstr_size);
+        *keptp = !err && matched == 1;
+        bson_destroy(update);
         bson_destroy(filter);
         return err;
 }
@@ -887,6 +1065,108 @@ done:
         return err;
 }
 
+/* Reads who holds @p line_id into @p holder (left empty when it is held
+ * under @p claim). *@p foundp: the line exists. */
+static void read_holder(const bson_t *doc, const char *claim,
+                        cs_line_holder_t *holder) {
+        bson_iter_t it;
+        const char *held_claim = "";
+        if (bson_iter_init_find(&it, doc, "claim"))
+                held_claim = iter_str(&it);
+        if (strcmp(held_claim, claim) == 0)
+                return;
+        holder->claim = cs_xstrdup(held_claim);
+        holder->room_id = cs_xstrdup(bson_iter_init_find(&it, doc, "roomID")
+                                             ? iter_str(&it) : "");
+        if (bson_iter_init_find(&it, doc, "at"))
+                holder->since = iter_date(&it);
+}
+
+cs_err_t cs_store_claim_lines(cs_store_t *store, size_t n,
+                              const char *const *line_ids, const char *room_id,
+                              const char *const *claims, int64_t now,
+                              bool *fresh, cs_line_holder_t *holders,
+                              char *errstr, size_t errstr_size) {
+        bson_t **docs = cs_xcalloc(n ? n : 1, sizeof(*docs));
+        const bson_t **cdocs = cs_xcalloc(n ? n : 1, sizeof(*cdocs));
+        bool *dup = cs_xcalloc(n ? n : 1, sizeof(*dup));
+        cs_err_t err = CS_OK;
+        for (size_t i = 0; i < n; i++) {
+                memset(&holders[i], 0, sizeof(holders[i]));
+                docs[i] = BCON_NEW("_id", BCON_UTF8(line_ids[i]), "roomID",
+                                   BCON_UTF8(room_id), "claim", BCON_UTF8(claims[i]),
+                                   "at", BCON_DATE_TIME(now));
+                cdocs[i] = docs[i];
+        }
+        err = insert_many(store, LINES, cdocs, n, dup, "claim lines", errstr,
+                          errstr_size);
+        size_t dups = 0;
+        for (size_t i = 0; i < n; i++) {
+                fresh[i] = !err && !dup[i];
+                dups += dup[i];
+        }
+        if (err || dups == 0)
+                goto done;
+
+        /* Who holds the lines that were taken: one find for all of them. */
+        lease_t l;
+        bson_error_t berr;
+        const bson_t *doc;
+        bson_t filter = BSON_INITIALIZER, in, arr;
+        char buf[16];
+        const char *key;
+        uint32_t k = 0;
+        bool *seen = cs_xcalloc(n, sizeof(*seen));
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = 0; i < n; i++) {
+                if (!dup[i])
+                        continue;
+                bson_uint32_to_string(k++, &key, buf, sizeof(buf));
+                BSON_APPEND_UTF8(&arr, key, line_ids[i]);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        lease(store, LINES, &l);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(l.coll, &filter,
+                                                                NULL, NULL);
+        while (mongoc_cursor_next(cur, &doc)) {
+                bson_iter_t it;
+                if (!bson_iter_init_find(&it, doc, "_id"))
+                        continue;
+                const char *id = iter_str(&it);
+                for (size_t i = 0; i < n; i++)
+                        if (dup[i] && !seen[i] && !strcmp(id, line_ids[i])) {
+                                seen[i] = true;
+                                read_holder(doc, claims[i], &holders[i]);
+                        }
+        }
+        if (mongoc_cursor_error(cur, &berr)) {
+                set_err(errstr, errstr_size, "read lines", &berr);
+                err = classify(&berr);
+        }
+        mongoc_cursor_destroy(cur);
+        unlease(store, &l);
+        bson_destroy(&filter);
+        /* A line let go in between: claimed on its own (rare). */
+        for (size_t i = 0; !err && i < n; i++)
+                if (dup[i] && !seen[i])
+                        err = cs_store_claim_line(store, line_ids[i], room_id,
+                                                  claims[i], now, &holders[i],
+                                                  errstr, errstr_size);
+        free(seen);
+done:
+        if (err)
+                for (size_t i = 0; i < n; i++)
+                        cs_line_holder_clear(&holders[i]);
+        for (size_t i = 0; i < n; i++)
+                bson_destroy(docs[i]);
+        free(docs);
+        free(cdocs);
+        free(dup);
+        return err;
+}
+
 cs_err_t cs_store_takeover_line(cs_store_t *store, const char *line_id,
                                 const char *old_claim, const char *room_id,
                                 const char *claim, int64_t now, bool *tookp,
@@ -1021,13 +1301,10 @@ cs_err_t cs_store_get_op(cs_store_t *store, const char *send_id,
         return err;
 }
 
-cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
-                         const char *operation_id, const cs_op_record_t *rec,
-                         int64_t now, int64_t retention_s, char *errstr,
-                         size_t errstr_size) {
-        lease_t l;
-        bson_error_t berr;
-        cs_err_t err = CS_OK;
+/* The ledger entry of (@p send_id, @p operation_id) made at @p at. */
+static bson_t *op_doc(const char *send_id, const char *operation_id,
+                      const cs_op_record_t *rec, int64_t at,
+                      int64_t retention_s) {
         char *key = op_key(send_id, operation_id);
         bson_t *doc = BCON_NEW("_id", BCON_UTF8(key), "sendID",
                                BCON_UTF8(send_id), "operationID",
@@ -1036,10 +1313,22 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
                                BCON_BOOL(rec->applied), "errCode",
                                BCON_INT32(rec->code), "errMsg",
                                BCON_UTF8(rec->msg ? rec->msg : ""), "at",
-                               BCON_DATE_TIME(now), "expireAt",
-                               BCON_DATE_TIME(now + retention_s * 1000));
+                               BCON_DATE_TIME(at), "expireAt",
+                               BCON_DATE_TIME(at + retention_s * 1000));
         if (rec->room_id)
                 BSON_APPEND_UTF8(doc, "roomID", rec->room_id);
+        free(key);
+        return doc;
+}
+
+cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
+                         const char *operation_id, const cs_op_record_t *rec,
+                         int64_t now, int64_t retention_s, char *errstr,
+                         size_t errstr_size) {
+        lease_t l;
+        bson_error_t berr;
+        cs_err_t err = CS_OK;
+        bson_t *doc = op_doc(send_id, operation_id, rec, now, retention_s);
         lease(store, OPERATIONS, &l);
         if (!mongoc_collection_insert_one(l.coll, doc, NULL, NULL, &berr)) {
                 set_err(errstr, errstr_size, "record operation", &berr);
@@ -1047,7 +1336,6 @@ cs_err_t cs_store_put_op(cs_store_t *store, const char *send_id,
         }
         unlease(store, &l);
         bson_destroy(doc);
-        free(key);
         return err;
 }
 

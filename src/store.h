@@ -7,16 +7,25 @@
  *               a compare-and-set, so two workers racing on one call can
  *               never both win. pendingTimer/pendingTimerAt hold the
  *               timer event whose notifications are not yet delivered.
+ *               Records written since issue 8 carry opsInRecord: true and
+ *               keep the refusals of commands that named them (refusals,
+ *               at most CS_CALL_KEEP_REFUSALS, appended with $push and
+ *               rev + 1); see `operations`.
  *   lines       one document per busy line, _id = "user:<userID>" or
  *               "group:<groupID>", {roomID, claim, at}. The unique _id is
  *               the atomic claim that makes busy lines hold across
  *               workers; `claim` is the claim's identity, stored with the
  *               participant (lineClaim) or the call (groupClaim) in the
  *               same conditional update that places them in the call.
- *   operations  the ledger: one entry per (sendID, operationID) applied or
- *               refused, with the reply code, so that a redelivery is
- *               recognised and answered the same way; removed by a TTL
- *               index after signal.operation_retention.
+ *   operations  the ledger: one entry per (sendID, operationID) refused
+ *               without a call record to keep it, or applied to a record
+ *               that does not keep its operations (written before issue 8),
+ *               or whose event a trim drops; with the reply code, so that
+ *               a redelivery is recognised and answered the same way;
+ *               removed by a TTL index after signal.operation_retention.
+ *               Records written since issue 8 (opsInRecord) keep their
+ *               applied operations as events and the refusals of commands
+ *               that named them in `refusals`.
  *
  * Errors: CS_ERR_TRANSIENT for anything that may pass (network, server
  * selection, primary changes, unknown server errors), CS_ERR_PERMANENT for
@@ -81,6 +90,11 @@ cs_err_t cs_store_load_group_call(cs_store_t *store, const char *group_id,
                                   cs_call_t **callp, char *errstr,
                                   size_t errstr_size) CS_WUR;
 
+/** Reads a call record from its BSON bytes (@p data, @p len) as
+ *  cs_store_load_call() does: NULL if it is not a call. For tests and
+ *  tools. */
+cs_call_t *cs_store_decode_call(const uint8_t *data, size_t len);
+
 /**
  * Inserts a new call (rev 1). @returns CS_ERR_RACE if a call with that
  * roomID exists. On CS_OK call->rev and call->stored_event_cnt are updated.
@@ -95,6 +109,18 @@ cs_err_t cs_store_insert_call(cs_store_t *store, cs_call_t *call,
  * @returns CS_ERR_RACE if the record changed meanwhile (reload and redo).
  */
 cs_err_t cs_store_update_call(cs_store_t *store, cs_call_t *call,
+                              char *errstr, size_t errstr_size) CS_WUR;
+
+/**
+ * Appends @p ref to the refusals of call @p room_id and bumps rev, unless the
+ * record meanwhile shows the pair applied (an event), keeps
+ * CS_CALL_KEEP_REFUSALS already, or is gone: *@p keptp says whether it was
+ * kept. Bumping rev makes a change decided on the revision before (the
+ * same command applied by another worker) lose its compare-and-set and
+ * find the refusal.
+ */
+cs_err_t cs_store_add_refusal(cs_store_t *store, const char *room_id,
+                              const cs_refusal_t *ref, bool *keptp,
                               char *errstr, size_t errstr_size) CS_WUR;
 
 /** Collects up to @p limit roomIDs the ring timer must look at, leaving
@@ -133,6 +159,20 @@ cs_err_t cs_store_claim_line(cs_store_t *store, const char *line_id,
                              const char *room_id, const char *claim,
                              int64_t now, cs_line_holder_t *holder,
                              char *errstr, size_t errstr_size) CS_WUR;
+
+/**
+ * Claims the @p n lines @p line_ids[i] for @p room_id under @p claims[i]
+ * at @p now in one unordered insertMany, then reads the holders of those
+ * already taken in one find. Per line: @p holders[i] is left empty when the
+ * line is now held under its claim, and @p fresh[i] says it was inserted
+ * by this call (nothing held it); otherwise @p holders[i] says who holds it
+ * (caller clears each).
+ */
+cs_err_t cs_store_claim_lines(cs_store_t *store, size_t n,
+                              const char *const *line_ids, const char *room_id,
+                              const char *const *claims, int64_t now,
+                              bool *fresh, cs_line_holder_t *holders,
+                              char *errstr, size_t errstr_size) CS_WUR;
 
 /** Moves line @p line_id to (@p room_id, @p claim) if it is still held under
  *  @p old_claim. @p tookp says whether it moved. */

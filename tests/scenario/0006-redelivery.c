@@ -5,7 +5,8 @@
  * invite, an accept, a reject, a hungUp and a refused request (accept by a
  * stranger, 1002), and for an inviteInGroup whose roomID callsig generated
  * (with a busy invitee). Proves that the second delivery changes nothing in
- * the call record (events count and rev unchanged, no new refusal record),
+ * the call record (events count and rev unchanged; a refusal is in the
+ * ledger and kept in the record it named, once),
  * that its reply has the same errCode and fields (roomID, liveURL, busy
  * list, errMsg, echoes; the token may be re-minted but must verify), and
  * that its notifications are byte-identical to the first ones (value,
@@ -197,9 +198,17 @@ int main(void) {
         TEST_INTEQ(r1->errcode, 1002);
         TEST_ASSERT(r1->resp && r1->resp->payload_case == OPENIM__V2__SIGNAL_RESP__PAYLOAD_ACCEPT,
                     "error reply carries the accept case");
+        /* The refusal is in the ledger and kept in the record it named
+         * too (one more rev, no event). */
         int64_t ops = env_count_docs(env, "operations", "{}");
         TEST_INTEQ(env_count_docs(env, "operations",
                                     "{\"sendID\": \"carol\", \"operationID\": \"rd-acc-stranger\"}"), 1);
+        TEST_INTEQ(env_count_docs(env, "calls",
+                                  "{\"refusals\": {\"$elemMatch\": {\"userID\": \"carol\", "
+                                  "\"operationID\": \"rd-acc-stranger\", \"errCode\": 1002}}}"),
+                   1);
+        free(rec.state);
+        rec = record(env, room1);
         deliver(env, &stranger);
         r2 = seen_reply(env_expect_reply(env, "carol", "rd-acc-stranger"));
         same_reply(r1, r2);

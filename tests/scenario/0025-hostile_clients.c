@@ -12,7 +12,8 @@
  *    nothing, both while the call record holds the event and from the
  *    ledger of operations (a lookup that names no call);
  *  - refusals are remembered per pair: the stranger's second delivery is
- *    answered 1002 again, and the ledger holds one entry for it;
+ *    answered 1002 again, the ledger holds one entry for it, and so does
+ *    the call record it named (`refusals`);
  *  - a command whose sentAt is older than signal.command_max_age is
  *    answered 1008 and changes nothing; sentAt 0 never expires; a
  *    redelivery of an applied command is answered from the record even
@@ -79,12 +80,20 @@ int main(void) {
         /* ... and again: the same refusal, remembered under her pair */
         env_send(env, cmd_action("op-1", "mallory", REQ(ACCEPT), "room-1"), NULL, -1);
         env_expect_code(env, "mallory", "op-1", 1002, RESP(ACCEPT));
+        /* in the ledger once, and kept once in the record the accept named */
         TEST_INTEQ(env_count_docs(env, "operations",
                                   "{\"sendID\": \"mallory\", \"operationID\": \"op-1\"}"),
                    1);
         TEST_INTEQ(env_count_docs(env, "operations",
                                   "{\"sendID\": \"mallory\", \"errCode\": 1002}"),
                    1);
+        bson_t *rdoc = env_call_doc(env, "room-1");
+        TEST_STREQ(doc_str(rdoc, "refusals.0.userID"), "mallory");
+        TEST_STREQ(doc_str(rdoc, "refusals.0.operationID"), "op-1");
+        TEST_STREQ(doc_str(rdoc, "refusals.0.request"), "accept");
+        TEST_INTEQ(doc_int(rdoc, "refusals.0.errCode"), 1002);
+        TEST_ASSERT(!doc_has(rdoc, "refusals.1"), "one refusal kept");
+        bson_destroy(rdoc);
         TEST_SAY("a stranger's replayed operationID got nothing");
 
         /* ---- alice reuses her pair for other requests: 1001 ---- */

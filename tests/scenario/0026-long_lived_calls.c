@@ -6,7 +6,9 @@
  *  - a group call whose invitee is invited and rejects again and again
  *    (300 events) keeps taking changes: the record holds the most recent
  *    64 events with eventsDropped counting the rest, stays small, and a
- *    hang-up still ends it and releases every line;
+ *    hang-up still ends it and releases every line; the commands whose
+ *    events were trimmed are in the ledger (written before the trim), so
+ *    their redeliveries are still answered as applied and change nothing;
  *  - what a client can put into a record is bounded: customData over
  *    8 KiB is refused 1001; participant metadata over 1 KiB is not kept
  *    (the lookup lists that participant by userID);
@@ -119,6 +121,24 @@ int main(void) {
         TEST_ASSERT(doc->len < 64 * 1024, "record of %u bytes", doc->len);
         TEST_SAY("record after 301 events: %u bytes", doc->len);
         bson_destroy(doc);
+        /* the commands whose events were trimmed went to the ledger before
+         * the trim, so their redeliveries are still answered as applied
+         * (the reply only: the payload is gone) and change nothing */
+        TEST_INTEQ(env_count_docs(env, "operations",
+                                  "{\"sendID\": \"carol\", \"operationID\": \"g-rej\", "
+                                  "\"applied\": true, \"roomID\": \"room-long\"}"),
+                   1);
+        env_send(env, cmd_action("g-rej", "carol", REQ(REJECT), "room-long"), NULL, -1);
+        env_expect_code(env, "carol", "g-rej", 0, RESP(REJECT));
+        env_send(env, cmd_action("g-acc", "bob", REQ(ACCEPT), "room-long"), NULL, -1);
+        Callsig__V1__SignalReply *again = env_expect_code(env, "bob", "g-acc", 0, RESP(ACCEPT));
+        TEST_STREQ(again->resp->accept->roomid, "room-long");
+        TEST_ASSERT(again->resp->accept->token[0], "bob is still in the call: a token");
+        doc = env_wait_call(env, "room-long", "active", NULL);
+        TEST_INTEQ(doc_int(doc, "eventsDropped"), 301 - 64);
+        TEST_STREQ(doc_str(doc, "events.63.operationID"), "no-148");
+        bson_destroy(doc);
+        TEST_SAY("trimmed operations answered from the ledger");
         /* terminal changes still apply */
         env_send(env, cmd_action("g-bye", "bob", REQ(HUNG_UP), "room-long"), NULL, -1);
         env_expect_code(env, "bob", "g-bye", 0, RESP(HUNG_UP));

@@ -15,7 +15,8 @@
  *     unchanged (a full dump of the record is compared);
  *   - cs_call_expire, cs_call_check_token, cs_call_check_room_lookup;
  *   - the names stored in MongoDB and their parsers, cs_call_user_is_live,
- *     cs_call_next_ring_deadline, cs_call_find_event, string vectors.
+ *     cs_call_next_ring_deadline, cs_call_find_event, string vectors;
+ *   - kept refusals and when the record alone knows a pair (issue 8).
  * Every call is destroyed and every effect cleared (LeakSanitizer).
  */
 #include <stdarg.h>
@@ -1817,7 +1818,59 @@ static void test_meta_bound(void) {
         cs_call_destroy(c);
 }
 
+/* Refusals kept in the record, and when the record alone knows a pair. */
+static void test_refusals(void) {
+        cs_call_t *c = build(SET_1TO1_RINGING);
+        TEST_ASSERT(c->ops_in_record, "a new call keeps its operations");
+        TEST_ASSERT(cs_call_knows_op(c, "op-x"), "a fresh record knows every pair");
+        TEST_ASSERT(cs_call_find_refusal(c, "mallory", "op-x") == NULL, "none yet");
+        cs_call_add_refusal(c, "mallory", "op-x", "accept", 1002, "not permitted", T0);
+        cs_refusal_t *ref = cs_call_find_refusal(c, "mallory", "op-x");
+        TEST_ASSERT(ref, "kept");
+        TEST_STREQ(ref->request, "accept");
+        TEST_INTEQ(ref->code, 1002);
+        TEST_STREQ(ref->msg, "not permitted");
+        /* the pair, never the operationID alone */
+        TEST_ASSERT(cs_call_find_refusal(c, "bob", "op-x") == NULL, "other sender");
+        TEST_ASSERT(cs_call_find_refusal(c, "mallory", "op-y") == NULL, "other op");
+        /* an operationID over the bound goes to the ledger, so the record
+         * cannot answer for it */
+        char long_op[CS_CALL_REFUSAL_ID_MAX + 2];
+        memset(long_op, 'o', sizeof(long_op) - 1);
+        long_op[sizeof(long_op) - 1] = '\0';
+        TEST_ASSERT(!cs_call_can_keep_refusal(c, long_op), "long operationID");
+        TEST_ASSERT(!cs_call_knows_op(c, long_op), "long operationID: ask the ledger");
+        long_op[CS_CALL_REFUSAL_ID_MAX] = '\0';
+        TEST_ASSERT(cs_call_can_keep_refusal(c, long_op), "at the bound");
+        /* full: later refusals go to the ledger, which is then asked */
+        for (int i = 1; i < CS_CALL_KEEP_REFUSALS; i++) {
+                char op[16];
+                snprintf(op, sizeof(op), "r-%d", i);
+                TEST_ASSERT(cs_call_can_keep_refusal(c, op), "room left at %d", i);
+                cs_call_add_refusal(c, "mallory", op, "hungUp", 1002, NULL, T0);
+        }
+        TEST_INTEQ(c->refusal_cnt, CS_CALL_KEEP_REFUSALS);
+        TEST_STREQ(cs_call_find_refusal(c, "mallory", "r-5")->msg, "");
+        TEST_ASSERT(!cs_call_can_keep_refusal(c, "op-z"), "full");
+        TEST_ASSERT(!cs_call_knows_op(c, "op-z"), "full: ask the ledger");
+        cs_call_destroy(c);
+
+        /* events dropped: a pair the record does not show may be in the
+         * ledger */
+        c = build(SET_1TO1_RINGING);
+        c->events_dropped = 1;
+        TEST_ASSERT(cs_call_can_keep_refusal(c, "op-x"), "still keeps refusals");
+        TEST_ASSERT(!cs_call_knows_op(c, "op-x"), "trimmed: ask the ledger");
+        /* a record written before issue 8 */
+        c->events_dropped = 0;
+        c->ops_in_record = false;
+        TEST_ASSERT(!cs_call_can_keep_refusal(c, "op-x"), "old record: the ledger");
+        TEST_ASSERT(!cs_call_knows_op(c, "op-x"), "old record: ask the ledger");
+        cs_call_destroy(c);
+}
+
 int main(void) {
+        test_refusals();
         test_names();
         test_strv();
         test_new();
