@@ -162,52 +162,14 @@ static cs_err_t deliver_or_drop(worker_t *w, cs_outbox_t *out, char *errstr,
         }
 }
 
-/*
- * The command @p cmd of @p wk cannot be applied (its attempts ran out, or
- * the handler said retrying cannot help): it is answered 1009 and a copy
- * goes to the dead-letter topic with @p reason. That outbox is the last
- * word on the command: when the broker keeps failing it is produced again
- * (the handler is not run again), holding the command's lane, until it is
- * acknowledged or the work is called off.
- */
-static void give_up(worker_t *w, work_t *wk, cs_command_t *cmd, const char *reason) {
+/* Delivers @p out, the last word on @p wk (a dead letter, a 1009 answer),
+ * until it is acknowledged or dropped (deliver_or_drop()), holding the
+ * command's lane while the broker keeps failing, or until the work is
+ * called off (then whoever consumes the partition next takes the command
+ * again). @p what names it in the logs. */
+static void deliver_last_word(worker_t *w, work_t *wk, cs_outbox_t *out,
+                              const char *what) {
         const rd_kafka_message_t *rkm = wk->rkm;
-        char errstr[512] = "";
-        cs_outbox_t out = {0};
-        cs_handler_give_up(w->handler, cmd, wall_ms(), reason, &out);
-        dead_letter(w, rkm, cmd->operation_id, reason, CS_DLQ_GAVE_UP, &out);
-        cs_log(CS_LOG_WARN, "WORKER", "op=%s from=%s: answered 1009: %s",
-               cmd->operation_id, cmd->send_id, reason);
-        for (int backoff = FIRST_BACKOFF_MS;;) {
-                cs_err_t err = deliver_or_drop(w, &out, errstr, sizeof(errstr));
-                if (err == CS_OK) {
-                        wk->finished = true;
-                        break;
-                }
-                if (cs_err_is_fatal(err)) {
-                        wk->fatal = true;
-                        break;
-                }
-                if (called_off(w, wk)) {
-                        /* Not done: whoever consumes the partition next
-                         * takes the command again. */
-                        cs_log(CS_LOG_WARN, "WORKER",
-                               "[%d]@%lld: 1009 answer not delivered before stopping: %s",
-                               (int)rkm->partition, (long long)rkm->offset, errstr);
-                        break;
-                }
-                cs_log(CS_LOG_WARN, "WORKER",
-                       "[%d]@%lld: 1009 answer not delivered, again in %d ms: %s",
-                       (int)rkm->partition, (long long)rkm->offset, backoff, errstr);
-                nap(w, wk, backoff);
-                backoff = next_backoff(w, backoff);
-        }
-        cs_outbox_clear(&out);
-}
-
-/* Delivers the dead letter in @p out until it is acknowledged or dropped
- * (deliver_or_drop()) or the work is called off. */
-static void deliver_dead_letter(worker_t *w, work_t *wk, cs_outbox_t *out) {
         char errstr[512] = "";
         for (int backoff = FIRST_BACKOFF_MS;;) {
                 cs_err_t err = deliver_or_drop(w, out, errstr, sizeof(errstr));
@@ -219,16 +181,32 @@ static void deliver_dead_letter(worker_t *w, work_t *wk, cs_outbox_t *out) {
                         wk->fatal = true;
                         return;
                 }
-                if (called_off(w, wk))
+                if (called_off(w, wk)) {
+                        cs_log(CS_LOG_WARN, "WORKER",
+                               "[%d]@%lld: %s not delivered before stopping: %s",
+                               (int)rkm->partition, (long long)rkm->offset, what, errstr);
                         return;
+                }
                 cs_metrics_retry(false);
-                cs_log(CS_LOG_WARN, "WORKER",
-                       "[%d]@%lld: dead letter not delivered, again in %d ms: %s",
-                       (int)wk->rkm->partition, (long long)wk->rkm->offset, backoff,
-                       errstr);
+                cs_log(CS_LOG_WARN, "WORKER", "[%d]@%lld: %s not delivered, again in %d ms: %s",
+                       (int)rkm->partition, (long long)rkm->offset, what, backoff, errstr);
                 nap(w, wk, backoff);
                 backoff = next_backoff(w, backoff);
         }
+}
+
+/* The command @p cmd of @p wk cannot be applied (its attempts ran out, or
+ * the handler said retrying cannot help): it is answered 1009 and a copy
+ * goes to the dead-letter topic with @p reason. That outbox is the last
+ * word on the command: the handler is not run again. */
+static void give_up(worker_t *w, work_t *wk, cs_command_t *cmd, const char *reason) {
+        cs_outbox_t out = {0};
+        cs_handler_give_up(w->handler, cmd, wall_ms(), reason, &out);
+        dead_letter(w, wk->rkm, cmd->operation_id, reason, CS_DLQ_GAVE_UP, &out);
+        cs_log(CS_LOG_WARN, "WORKER", "op=%s from=%s: answered 1009: %s",
+               cmd->operation_id, cmd->send_id, reason);
+        deliver_last_word(w, wk, &out, "1009 answer");
+        cs_outbox_clear(&out);
 }
 
 /* Handles one command, with its retries, on a lane thread. */
@@ -248,7 +226,7 @@ static void run_command(worker_t *w, work_t *wk) {
                 char *op_id = cs_codec_operation_id(rkm->payload, rkm->len);
                 dead_letter(w, rkm, op_id, errstr, CS_DLQ_UNDECODABLE, &out);
                 free(op_id);
-                deliver_dead_letter(w, wk, &out);
+                deliver_last_word(w, wk, &out, "dead letter");
                 goto done;
         }
         for (int attempt = 1, backoff = 0;; attempt++) {
@@ -278,7 +256,7 @@ static void run_command(worker_t *w, work_t *wk) {
                         cs_outbox_clear(&out);
                         dead_letter(w, rkm, cmd->operation_id, errstr,
                                     CS_DLQ_OUTPUT_REFUSED, &out);
-                        deliver_dead_letter(w, wk, &out);
+                        deliver_last_word(w, wk, &out, "dead letter");
                         goto done;
                 }
                 if (err == CS_OK) {
