@@ -70,8 +70,7 @@ struct cs_kafka_s {
         pthread_t poller;
         bool poller_started;
         atomic_bool poller_stop;
-        pthread_mutex_t dr_lock;
-        pthread_cond_t dr_cond;  /* a delivery report arrived */
+        pthread_mutex_t dr_lock; /* every delivery_t */
         /* First contact (per_user mode only; NULL in keyed mode). One
          * preparation at a time (prepare_lock); the cache has its own lock
          * because delivery reports remove from it. */
@@ -99,6 +98,7 @@ typedef struct slot_s {
  * unreported hold one, so a wait that gives up never leaves a report
  * pointing at freed memory. */
 struct delivery_s {
+        pthread_cond_t done;     /* signalled when pending reaches 0 */
         size_t refs;
         size_t pending;
         size_t failed;
@@ -109,8 +109,10 @@ struct delivery_s {
 
 /* Drops one reference to @p d (dr_lock held). */
 static void delivery_unref(delivery_t *d) {
-        if (--d->refs == 0)
-                free(d);
+        if (--d->refs)
+                return;
+        pthread_cond_destroy(&d->done);
+        free(d);
 }
 
 /* Broker answers that the same message will get again however often it is
@@ -205,9 +207,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         d->permanent++;
                 d->last_err = rkm->err;
         }
-        d->pending--;
+        /* Only its own waiter is woken, once its last report is in. */
+        if (--d->pending == 0)
+                pthread_cond_signal(&d->done);
         delivery_unref(d);
-        pthread_cond_broadcast(&k->dr_cond);
         pthread_mutex_unlock(&k->dr_lock);
 }
 
@@ -322,11 +325,6 @@ cs_kafka_t *cs_kafka_new(const cs_config_t *conf, char *errstr,
         k->events_topic = cs_xstrdup(conf->topic_livekit_events);
         k->wm = cs_watermark_new();
         pthread_mutex_init(&k->dr_lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&k->dr_cond, &attr);
-        pthread_condattr_destroy(&attr);
         pthread_mutex_init(&k->prepare_lock, NULL);
         pthread_mutex_init(&k->known_lock, NULL);
 
@@ -421,7 +419,6 @@ void cs_kafka_destroy(cs_kafka_t *k) {
         cs_watermark_destroy(k->wm);
         cs_topiccache_destroy(k->known);
         pthread_mutex_destroy(&k->dr_lock);
-        pthread_cond_destroy(&k->dr_cond);
         pthread_mutex_destroy(&k->prepare_lock);
         pthread_mutex_destroy(&k->known_lock);
         free(k->topic);
@@ -870,6 +867,11 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                           size_t errstr_size) {
         size_t cnt = out->cnt;
         delivery_t *d = cs_xcalloc(1, sizeof(*d) + (cnt ? cnt : 1) * sizeof(slot_t));
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&d->done, &attr);
+        pthread_condattr_destroy(&attr);
         bool *keep = cs_xcalloc(cnt ? cnt : 1, sizeof(*keep));
         prepare_topics(k, out);
         d->refs = 1; /* this call's */
@@ -902,7 +904,7 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
         until.tv_sec += cs_kafka_delivery_max_ms(k) / 1000;
         pthread_mutex_lock(&k->dr_lock);
         while (d->pending > 0 &&
-               pthread_cond_timedwait(&k->dr_cond, &k->dr_lock, &until) == 0)
+               pthread_cond_timedwait(&d->done, &k->dr_lock, &until) == 0)
                 ;
         size_t failed = d->failed, permanent = d->permanent;
         rd_kafka_resp_err_t last_err = d->last_err;
