@@ -6,7 +6,8 @@
  * held for 20 s by a blockConnection failpoint ({times: 1}). Alice's
  * command for room A, then Bob's for room B, go to the same partition;
  * Alice's takes the held find. Bob's must be answered while Alice's is
- * still held (one command at a time could not do that). The worker is then
+ * still held (one command at a time could not do that); it is sent once
+ * Alice's find is at the store (callsig_mongodb_commands_total moved). The worker is then
  * killed with SIGKILL: Bob's offset is above Alice's unfinished one, so it
  * must not have been committed. A second worker takes the partition and
  * answers Alice (not lost) and Bob again, with the same answer.
@@ -18,6 +19,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 
 TEST_MAIN_DEFS
 
@@ -37,7 +39,16 @@ int main(void) {
                           "{\"configureFailPoint\": \"failCommand\", \"mode\": {\"times\": 1},"
                           " \"data\": {\"failCommands\": [\"find\"], \"blockConnection\": true,"
                           " \"blockTimeMS\": 20000, \"appName\": \"callsig\"}}");
+        int64_t sent = env_metric(env, 0, "callsig_mongodb_commands_total");
         env_send(env, cmd_token("a-tok", "alice-33", "room-a-33"), "room-a-33", 1);
+        /* Bob's command goes once Alice's find is at the store (held):
+         * sent together, either could take the held find. */
+        for (int64_t until = env_mono_ms() + env_ms(20000);
+             env_metric(env, 0, "callsig_mongodb_commands_total") == sent;) {
+                TEST_ASSERT(env_mono_ms() < until, "alice's command never reached MongoDB");
+                struct timespec ts = {0, 10 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
         env_send(env, cmd_token("b-tok", "bob-33", "room-b-33"), "room-b-33", 1);
         TEST_INTEQ(seen_reply(env_expect_reply(env, "bob-33", "b-tok"))->errcode, 1003);
         TEST_INTEQ(env_count(env, "alice-33", "a-tok", "reply", 0), 0);

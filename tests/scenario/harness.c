@@ -410,6 +410,21 @@ http_reply_t env_http(env_t *env, int idx, const char *method, const char *path,
         return r;
 }
 
+int64_t env_metric(env_t *env, int idx, const char *series) {
+        http_reply_t r = env_http(env, idx, "GET", "/metrics", NULL, NULL, 0);
+        TEST_ASSERT(r.status == 200 && r.body, "worker %d /metrics: %d", idx, r.status);
+        size_t len = strlen(series);
+        int64_t v = -1;
+        for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                if (!strncmp(p, series, len) && p[len] == ' ') {
+                        v = strtoll(p + len + 1, NULL, 10);
+                        break;
+                }
+        }
+        free(r.body);
+        return v;
+}
+
 int env_worker_start(env_t *env) {
         TEST_ASSERT(env->worker_cnt < MAX_WORKERS, "too many workers");
         int idx = env->worker_cnt++;

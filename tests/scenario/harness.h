@@ -161,6 +161,9 @@ int env_worker_http_port(env_t *env, int idx);
  *  of @p auth (NULL: none) and @p body (POST). */
 http_reply_t env_http(env_t *env, int idx, const char *method, const char *path,
                       const char *auth, const void *body, size_t len);
+/** @returns the value of the series @p series (a metric name with its
+ *  labels, as /metrics prints it) of worker @p idx, -1 if absent. */
+int64_t env_metric(env_t *env, int idx, const char *series);
 
 /* ---- commands ---- */
 
