@@ -40,6 +40,8 @@
  * per-partition state (the watermark) is keyed by one int32: the partition
  * number, with this bit set for the events topic. */
 #define EVENTS_BIT 0x40000000
+/* Longest wait for the commit made before revoked partitions are given up. */
+#define REVOKE_COMMIT_MS 5000
 /* librdkafka statistics (consumer lag) every this many ms. */
 #define STATS_INTERVAL_MS "5000"
 /* Per-user push topics known to exist (first contact, prepare_topics()):
@@ -61,6 +63,7 @@ struct cs_kafka_s {
         char *events_topic;      /* topics.livekit_events */
         cs_watermark_t *wm;      /* main thread */
         bool hold;               /* cs_kafka_hold(): main thread */
+        bool closing;            /* inside cs_kafka_close() */
         cs_kafka_revoke_cb *on_revoke; /* main thread */
         void *revoke_opaque;
         int delivery_timeout_ms; /* producer message.timeout.ms */
@@ -151,6 +154,32 @@ static int32_t rkm_key(const cs_kafka_t *k, const rd_kafka_message_t *rkm) {
 }
 
 /* ---- callbacks ---- */
+
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+        (void)rk, (void)err, (void)offsets, (void)opaque; /* read as an event */
+}
+
+/* Commits the stored offsets and waits for the answer, at most
+ * REVOKE_COMMIT_MS (a coordinator that does not answer must not hold the
+ * rebalance). */
+static void commit_before_revoke(rd_kafka_t *rk) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, NULL, q, commit_done, NULL);
+        if (!err) {
+                rd_kafka_event_t *ev = rd_kafka_queue_poll(q, REVOKE_COMMIT_MS);
+                if (ev) {
+                        err = rd_kafka_event_error(ev);
+                        rd_kafka_event_destroy(ev);
+                } else {
+                        err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                }
+        }
+        rd_kafka_queue_destroy(q);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                cs_log(CS_LOG_WARN, "KAFKA", "commit before giving partitions up: %s",
+                       rd_kafka_err2str(err));
+}
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
@@ -278,12 +307,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         k->on_revoke(parts, k->revoke_opaque);
                         /* Now, while the generation is still ours: the
                          * commit librdkafka makes after the unassign may
-                         * meet a rebalance already under way. */
-                        rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
-                        if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-                                cs_log(CS_LOG_WARN, "KAFKA",
-                                       "commit before giving partitions up: %s",
-                                       rd_kafka_err2str(cerr));
+                         * meet a rebalance already under way. Not when
+                         * closing: the close commits, and a commit waited
+                         * for inside the close never completes. */
+                        if (!k->closing)
+                                commit_before_revoke(rk);
                 }
                 forget_partitions(k, parts);
                 if (cooperative)
@@ -946,6 +974,7 @@ void cs_kafka_close(cs_kafka_t *k, int flush_ms) {
         if (err)
                 cs_log(CS_LOG_WARN, "KAFKA", "flush: %s (%d message(s) left)",
                        rd_kafka_err2str(err), rd_kafka_outq_len(k->producer));
+        k->closing = true;
         err = rd_kafka_consumer_close(k->consumer);
         if (err)
                 cs_log(CS_LOG_WARN, "KAFKA", "consumer close: %s", rd_kafka_err2str(err));
