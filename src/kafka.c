@@ -64,6 +64,7 @@ struct cs_kafka_s {
         cs_watermark_t *wm;      /* main thread */
         bool hold;               /* cs_kafka_hold(): main thread */
         bool closing;            /* inside cs_kafka_close() */
+        bool close_abandoned;    /* the consumer close never returned */
         cs_kafka_revoke_cb *on_revoke; /* main thread */
         void *revoke_opaque;
         int delivery_timeout_ms; /* producer message.timeout.ms */
@@ -440,7 +441,9 @@ void cs_kafka_destroy(cs_kafka_t *k) {
         if (!k)
                 return;
         stop_poller(k);
-        if (k->consumer)
+        /* A consumer whose close never returned would hang its destroy
+         * too: the process is exiting, it is left as it is. */
+        if (k->consumer && !k->close_abandoned)
                 rd_kafka_destroy(k->consumer);
         if (k->producer)
                 rd_kafka_destroy(k->producer);
@@ -968,14 +971,77 @@ bool cs_kafka_fatal(cs_kafka_t *k) {
         return atomic_load(&k->fatal);
 }
 
-void cs_kafka_close(cs_kafka_t *k, int flush_ms) {
+/* rd_kafka_consumer_close() on a thread of its own, so that its caller can
+ * stop waiting. Heap-allocated: a close that never returns keeps it. */
+typedef struct closer_s {
+        rd_kafka_t *consumer;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool done;
+        rd_kafka_resp_err_t err;
+} closer_t;
+
+static void *close_main(void *arg) {
+        closer_t *c = arg;
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->consumer);
+        pthread_mutex_lock(&c->lock);
+        c->err = err;
+        c->done = true;
+        pthread_cond_signal(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
+}
+
+bool cs_kafka_close(cs_kafka_t *k, int flush_ms, int close_ms) {
         stop_poller(k);
         rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, flush_ms);
         if (err)
                 cs_log(CS_LOG_WARN, "KAFKA", "flush: %s (%d message(s) left)",
                        rd_kafka_err2str(err), rd_kafka_outq_len(k->producer));
+        /* The stored offsets first, while the group is as it was: the
+         * close commits them too, but may meet a rebalance. */
+        commit_before_revoke(k->consumer);
         k->closing = true;
-        err = rd_kafka_consumer_close(k->consumer);
-        if (err)
-                cs_log(CS_LOG_WARN, "KAFKA", "consumer close: %s", rd_kafka_err2str(err));
+        closer_t *c = cs_xcalloc(1, sizeof(*c));
+        c->consumer = k->consumer;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->cond, &attr);
+        pthread_condattr_destroy(&attr);
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, close_main, c)) {
+                close_main(c);
+        } else {
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += close_ms / 1000;
+                pthread_mutex_lock(&c->lock);
+                while (!c->done &&
+                       pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)
+                        ;
+                pthread_mutex_unlock(&c->lock);
+                if (!c->done) {
+                        /* Seen with librdkafka 2.15.1 when the worker
+                         * closes while the group rebalances because
+                         * another member left at the same moment: the
+                         * unassign inside the close waits for good. */
+                        pthread_detach(thread);
+                        k->close_abandoned = true;
+                        cs_log(CS_LOG_ERR, "KAFKA",
+                               "consumer close did not finish in %d ms; leaving without "
+                               "it (offsets not committed are consumed again by the "
+                               "next owner)",
+                               close_ms);
+                        return false;
+                }
+                pthread_join(thread, NULL);
+        }
+        if (c->err)
+                cs_log(CS_LOG_WARN, "KAFKA", "consumer close: %s", rd_kafka_err2str(c->err));
+        pthread_cond_destroy(&c->cond);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return true;
 }

@@ -129,8 +129,14 @@ const char *cs_kafka_lib_version(void);
 /** @returns true after a fatal client error: the worker must stop. */
 bool cs_kafka_fatal(cs_kafka_t *k);
 
-/** Flushes the producer (up to @p flush_ms) and closes the consumer, which
- *  commits the stored offsets and leaves the group. */
-void cs_kafka_close(cs_kafka_t *k, int flush_ms);
+/**
+ * Flushes the producer (up to @p flush_ms), commits the stored offsets and
+ * closes the consumer, which commits again and leaves the group.
+ * @returns false if the close did not finish within @p close_ms: the
+ *          caller exits without it (cs_kafka_destroy() then leaves the
+ *          consumer alone); offsets not committed are consumed again by
+ *          the partitions' next owner.
+ */
+bool cs_kafka_close(cs_kafka_t *k, int flush_ms, int close_ms);
 
 #endif

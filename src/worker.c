@@ -25,6 +25,8 @@
  * producer's message.timeout.ms plus the wait margin) plus this much, so
  * that no worker re-emits while the first delivery may still be in flight. */
 #define TIMER_REDELIVER_MARGIN_MS 10000
+/* Longest wait for the consumer's close (leaving the group). */
+#define CONSUMER_CLOSE_MS 10000
 /* Longest wait of the main thread in one consumer poll. */
 #define POLL_MS 100
 
@@ -664,7 +666,9 @@ int cs_worker_run(const cs_config_t *conf, volatile sig_atomic_t *stop) {
                 free_work((work_t *)left);
                 left = next;
         }
-        cs_kafka_close(w.kafka, 10000);
+        if (!cs_kafka_close(w.kafka, 10000, CONSUMER_CLOSE_MS))
+                cs_log(CS_LOG_WARN, "WORKER", "stopped without leaving the group cleanly; "
+                                              "it notices after session.timeout.ms");
 done:
         cs_http_stop(w.http);
         cs_lanes_destroy(w.lanes);
