@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD=${1:-build}
-REGEX=${2:-'^(scenario\.(000[1-8]|0011|002[5-7]|0060|0070|008[0-2])-|v3\.)'}
+REGEX=${2:-'^(scenario\.(000[1-8]|0011|002[5-9]|0060|0070|008[0-2])-|v3\.)'}
 [ -f "$BUILD/CTestTestfile.cmake" ] || { echo "no build tree in $BUILD" >&2; exit 2; }
 STORE_DIR=$(cd "$BUILD" && pwd)/store-backend
 trap '"$ROOT"/scripts/mongo-java-server.sh stop "$STORE_DIR" >/dev/null 2>&1 || true' EXIT
