@@ -164,6 +164,18 @@ static cs_err_t deliver_or_drop(worker_t *w, cs_outbox_t *out, char *errstr,
         }
 }
 
+/* Records the end of @p wk if @p err settles it: CS_OK finished it, a
+ * fatal error stops the worker. @returns true if it is settled. */
+static bool settle(work_t *wk, cs_err_t err) {
+        if (err == CS_OK)
+                wk->finished = true;
+        else if (cs_err_is_fatal(err))
+                wk->fatal = true;
+        else
+                return false;
+        return true;
+}
+
 /* Delivers @p out, the last word on @p wk (a dead letter, a 1009 answer),
  * until it is acknowledged or dropped (deliver_or_drop()), holding the
  * command's lane while the broker keeps failing, or until the work is
@@ -174,15 +186,8 @@ static void deliver_last_word(worker_t *w, work_t *wk, cs_outbox_t *out,
         const rd_kafka_message_t *rkm = wk->rkm;
         char errstr[512] = "";
         for (int backoff = FIRST_BACKOFF_MS;;) {
-                cs_err_t err = deliver_or_drop(w, out, errstr, sizeof(errstr));
-                if (err == CS_OK) {
-                        wk->finished = true;
+                if (settle(wk, deliver_or_drop(w, out, errstr, sizeof(errstr))))
                         return;
-                }
-                if (cs_err_is_fatal(err)) {
-                        wk->fatal = true;
-                        return;
-                }
                 if (called_off(w, wk)) {
                         cs_log(CS_LOG_WARN, "WORKER",
                                "[%d]@%lld: %s not delivered before stopping: %s",
@@ -261,17 +266,12 @@ static void run_command(worker_t *w, work_t *wk) {
                         deliver_last_word(w, wk, &out, "dead letter");
                         goto done;
                 }
-                if (err == CS_OK) {
+                if (err == CS_OK)
                         cs_metrics_command_latency(
                                 cmd->sent_at > 0 ? wall_ms() - cmd->sent_at : -1,
                                 mono_ms() - taken_ms);
-                        wk->finished = true;
+                if (settle(wk, err))
                         goto done;
-                }
-                if (cs_err_is_fatal(err)) {
-                        wk->fatal = true;
-                        goto done;
-                }
                 /* Transient: MongoDB or the broker failed. The command is
                  * tried signal.max_attempts times, then answered 1009
                  * (exactly one reply, never endless retries). The outbox
@@ -321,14 +321,8 @@ static void run_room_event(worker_t *w, work_t *wk) {
                                (int)rkm->partition, (long long)rkm->offset, errstr);
                         err = CS_OK;
                 }
-                if (err == CS_OK) {
-                        wk->finished = true;
+                if (settle(wk, err))
                         return;
-                }
-                if (cs_err_is_fatal(err)) {
-                        wk->fatal = true;
-                        return;
-                }
                 cs_metrics_retry(store_failed);
                 backoff = next_backoff(w, backoff);
                 cs_log(CS_LOG_WARN, "ROOM", "[%d]@%lld will be retried in %d ms: %s",
