@@ -21,6 +21,7 @@
 #include "clientconf.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotonic.h"
 #include "topiccache.h"
 #include "watermark.h"
 
@@ -898,11 +899,7 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
                           size_t errstr_size) {
         size_t cnt = out->cnt;
         delivery_t *d = cs_xcalloc(1, sizeof(*d) + (cnt ? cnt : 1) * sizeof(slot_t));
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&d->done, &attr);
-        pthread_condattr_destroy(&attr);
+        cs_cond_init_monotonic(&d->done);
         bool *keep = cs_xcalloc(cnt ? cnt : 1, sizeof(*keep));
         prepare_topics(k, out);
         d->refs = 1; /* this call's */
@@ -930,9 +927,7 @@ cs_err_t cs_kafka_deliver(cs_kafka_t *k, cs_outbox_t *out, char *errstr,
         }
         /* librdkafka reports every message within message.timeout.ms; the
          * margin covers a report that is late anyway. */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += cs_kafka_delivery_max_ms(k) / 1000;
+        struct timespec until = cs_monotonic_deadline(cs_kafka_delivery_max_ms(k));
         pthread_mutex_lock(&k->dr_lock);
         while (d->pending > 0 &&
                pthread_cond_timedwait(&d->done, &k->dr_lock, &until) == 0)
@@ -1005,18 +1000,12 @@ bool cs_kafka_close(cs_kafka_t *k, int flush_ms, int close_ms) {
         closer_t *c = cs_xcalloc(1, sizeof(*c));
         c->consumer = k->consumer;
         pthread_mutex_init(&c->lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->cond, &attr);
-        pthread_condattr_destroy(&attr);
+        cs_cond_init_monotonic(&c->cond);
         pthread_t thread;
         if (pthread_create(&thread, NULL, close_main, c)) {
                 close_main(c);
         } else {
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += close_ms / 1000;
+                struct timespec until = cs_monotonic_deadline(close_ms);
                 pthread_mutex_lock(&c->lock);
                 while (!c->done &&
                        pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)

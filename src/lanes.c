@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define BUCKETS 1024
 
@@ -125,11 +126,7 @@ cs_lanes_t *cs_lanes_new(int threads, cs_lane_run_cb *run, cs_lane_wake_cb *wake
         cs_lanes_t *l = cs_xcalloc(1, sizeof(*l));
         pthread_mutex_init(&l->lock, NULL);
         pthread_cond_init(&l->work, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&l->done, &attr);
-        pthread_condattr_destroy(&attr);
+        cs_cond_init_monotonic(&l->done);
         l->run = run;
         l->wake = wake;
         l->opaque = opaque;
@@ -214,14 +211,7 @@ cs_lane_item_t *cs_lanes_pop_done(cs_lanes_t *l) {
 }
 
 bool cs_lanes_wait_done(cs_lanes_t *l, int timeout_ms) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = cs_monotonic_deadline(timeout_ms);
         pthread_mutex_lock(&l->lock);
         while (!l->done_head &&
                pthread_cond_timedwait(&l->done, &l->lock, &until) == 0)
